@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Runs every test/**/*.test.ts under Node's own test runner (node:test), with tsx as the
+// TypeScript loader. Node 20's `--test` neither expands globs nor picks up .ts files itself,
+// hence this small walker. Extra arguments are passed to `node --test` (e.g. a file filter).
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { spawnSync } from "node:child_process";
+
+const root = new URL("..", import.meta.url).pathname;
+const args = process.argv.slice(2);
+const filters = args.filter((a) => !a.startsWith("-"));
+const flags = args.filter((a) => a.startsWith("-"));
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (name.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+
+let files = walk(join(root, "test")).map((f) => relative(root, f));
+if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+if (!files.length) {
+  console.error(`run-tests: no test files match ${filters.join(" ")}`);
+  process.exit(1);
+}
+const res = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=1", ...flags, ...files],
+  { cwd: root, stdio: "inherit" },
+);
+process.exit(res.status ?? 1);

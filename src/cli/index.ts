@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// The `sat` command line. Each command lives in its own module under src/cli/commands and
+// registers itself on the shared commander program.
+import { Command, CommanderError } from "commander";
+import { registerDemoCommand } from "./commands/demo.js";
+import { UserError } from "./errors.js";
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("sat")
+    .description("Show, Attend and Tell: train, caption, evaluate and serve attention captioning models")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)");
+  registerDemoCommand(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    if (err instanceof UserError) {
+      console.error(`sat: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly || process.argv[1]?.endsWith("/sat") || process.argv[1]?.endsWith("cli/index.ts")) {
+  void main();
+}
