@@ -37,6 +37,12 @@ export interface StepOptions {
   baseline: number;
   /** [B, T] locations to use instead of sampling (hard-sample only). */
   locations?: Int32Array;
+  /**
+   * Gradient-check hook, honoured by the reference engine only: per-caption rewards r_b to use
+   * instead of log p_b − baseline, so that finite differences of J see r_b as the constant it
+   * is in the surrogate (stop-gradient).
+   */
+  rewards?: Float64Array;
   /** false: forward only (no gradients written). */
   computeGrad: boolean;
 }
