@@ -1,0 +1,25 @@
+/** Option parsers for commander: each rejects bad input with a message naming the flag. */
+import { InvalidArgumentError } from "commander";
+
+export function parsePositiveInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer (got "${v}")`);
+  return n;
+}
+
+export function parseNonNegativeInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a non-negative integer (got "${v}")`);
+  return n;
+}
+
+export function parsePositiveNumber(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number (got "${v}")`);
+  return n;
+}
+
+export function parseChoice<T extends string>(flag: string, v: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(v)) throw new InvalidArgumentError(`${flag} must be one of ${choices.join(", ")} (got "${v}")`);
+  return v as T;
+}

@@ -1,0 +1,51 @@
+/**
+ * Greedy decoding, batched over images: at every step each unfinished row takes its most
+ * probable word. A row that never emits <end> still yields its first maxLength words.
+ */
+import type { DecoderEngine } from "../model/engine.js";
+
+export interface DecodedCaption {
+  /** Word ids, without <start>/<end>. */
+  tokens: number[];
+  /** Σ log p of the emitted words (and of <end> when it was emitted). */
+  logProb: number;
+  /** α_t ([L]) of each emitted word, in order (and of <end> when emitted: the last entry). */
+  alphas: Float32Array[];
+  betas: number[];
+  /** Whether the caption ended with <end> (false: cut at maxLength). */
+  finished: boolean;
+}
+
+export interface DecodeSettings {
+  startId: number;
+  endId: number;
+  maxLength: number;
+}
+
+export function greedyDecode(engine: DecoderEngine, features: Float32Array, numImages: number, s: DecodeSettings): DecodedCaption[] {
+  const { vocabSize: K, numLocations: L } = engine.config;
+  const ctx = engine.prepareDecode(features, numImages);
+  const rows = Int32Array.from({ length: numImages }, (_, i) => i);
+  const state = engine.initialState(ctx, rows);
+  const tokens = new Int32Array(numImages).fill(s.startId);
+  const out: DecodedCaption[] = Array.from({ length: numImages }, () => ({ tokens: [], logProb: 0, alphas: [], betas: [], finished: false }));
+  for (let t = 0; t < s.maxLength + 1; t++) {
+    const r = engine.decodeStep(ctx, rows, tokens, state);
+    let allDone = true;
+    for (let i = 0; i < numImages; i++) {
+      const cap = out[i];
+      if (cap.finished || cap.tokens.length >= s.maxLength) continue;
+      let best = 0;
+      for (let k = 1; k < K; k++) if (r.logProbs[i * K + k] > r.logProbs[i * K + best]) best = k;
+      cap.logProb += r.logProbs[i * K + best];
+      cap.alphas.push(r.alpha.slice(i * L, (i + 1) * L));
+      cap.betas.push(r.beta[i]);
+      if (best === s.endId) cap.finished = true;
+      else cap.tokens.push(best);
+      tokens[i] = best;
+      if (!cap.finished && cap.tokens.length < s.maxLength) allDone = false;
+    }
+    if (allDone) break;
+  }
+  return out;
+}

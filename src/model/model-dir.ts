@@ -1,0 +1,140 @@
+/**
+ * A trained model is one self-describing directory (whisper.cpp style), validated on load:
+ *
+ *   model.json   format tag, model config, vocabulary, encoder identity, training metadata,
+ *                and the size + CRC-32 of the weights
+ *   weights.bin  16-byte header — magic "SATW", u32 format version (1), u32 parameter count,
+ *                u32 CRC-32 of the data — then the flat parameter buffer (src/model/layout.ts)
+ *                as little-endian float32
+ *
+ * Files are written to a temporary name and renamed, weights first, so a crash never leaves
+ * a model.json that points at half-written weights.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { resolveModelConfig, type ModelConfig } from "./config.js";
+import { paramLayout } from "./layout.js";
+import { Vocabulary, type VocabularyJSON } from "../data/vocab.js";
+
+export const MODEL_FORMAT = "show-attend-tell/model";
+export const MODEL_FORMAT_VERSION = 1;
+const WEIGHTS_MAGIC = 0x57544153; // "SATW" read as little-endian u32
+
+
+export interface EncoderIdentity {
+  /** e.g. "resnet50-keras/activation_39" or "synthetic-shapes/v1" */
+  name: string;
+  gridSize: number;
+  L: number;
+  D: number;
+  /** Input crop size in pixels (224) when the encoder takes images. */
+  inputSize?: number;
+}
+
+export interface ModelFile {
+  format: typeof MODEL_FORMAT;
+  version: number;
+  config: ModelConfig;
+  vocab: VocabularyJSON;
+  encoder: EncoderIdentity;
+  training: Record<string, unknown>;
+  weights: { file: string; dtype: "float32"; count: number; crc32: number };
+}
+
+export interface LoadedModel {
+  meta: ModelFile;
+  vocab: Vocabulary;
+  params: Float32Array;
+}
+
+export class ModelFileError extends Error {
+  override name = "ModelFileError";
+}
+
+function atomicWrite(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  const fd = openSync(tmp, "r");
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+export function saveModel(
+  dir: string,
+  m: { config: ModelConfig; vocab: VocabularyJSON; encoder: EncoderIdentity; training?: Record<string, unknown>; params: Float32Array },
+): void {
+  const total = paramLayout(m.config).total;
+  if (m.params.length !== total) throw new ModelFileError(`saveModel: params has ${m.params.length} values, expected ${total}`);
+  if (m.vocab.words.length !== m.config.vocabSize) {
+    throw new ModelFileError(`saveModel: vocabulary has ${m.vocab.words.length} words but config.vocabSize is ${m.config.vocabSize}`);
+  }
+  mkdirSync(dir, { recursive: true });
+  const data = new Uint8Array(m.params.buffer, m.params.byteOffset, m.params.byteLength);
+  const crc = crc32(data);
+  const header = new DataView(new ArrayBuffer(16));
+  header.setUint32(0, WEIGHTS_MAGIC, true);
+  header.setUint32(4, 1, true);
+  header.setUint32(8, total, true);
+  header.setUint32(12, crc, true);
+  const file = new Uint8Array(16 + data.byteLength);
+  file.set(new Uint8Array(header.buffer), 0);
+  file.set(data, 16);
+  atomicWrite(join(dir, "weights.bin"), file);
+  const meta: ModelFile = {
+    format: MODEL_FORMAT,
+    version: MODEL_FORMAT_VERSION,
+    config: m.config,
+    vocab: m.vocab,
+    encoder: m.encoder,
+    training: m.training ?? {},
+    weights: { file: "weights.bin", dtype: "float32", count: total, crc32: crc },
+  };
+  atomicWrite(join(dir, "model.json"), JSON.stringify(meta, null, 2) + "\n");
+}
+
+export function loadModel(dir: string): LoadedModel {
+  const metaPath = join(dir, "model.json");
+  if (!existsSync(metaPath)) throw new ModelFileError(`${metaPath}: not found (is ${dir} a model directory?)`);
+  let meta: ModelFile;
+  try {
+    meta = JSON.parse(readFileSync(metaPath, "utf8")) as ModelFile;
+  } catch (e) {
+    throw new ModelFileError(`${metaPath}: not valid JSON (${(e as Error).message})`);
+  }
+  if (meta.format !== MODEL_FORMAT) throw new ModelFileError(`${metaPath}: format is ${JSON.stringify(meta.format)}, expected "${MODEL_FORMAT}"`);
+  if (meta.version !== MODEL_FORMAT_VERSION) throw new ModelFileError(`${metaPath}: version ${meta.version} is not supported (expected ${MODEL_FORMAT_VERSION})`);
+  let config: ModelConfig;
+  try {
+    config = resolveModelConfig(meta.config);
+  } catch (e) {
+    throw new ModelFileError(`${metaPath}: config: ${(e as Error).message}`);
+  }
+  let vocab: Vocabulary;
+  try {
+    vocab = Vocabulary.fromJSON(meta.vocab, `${metaPath}: vocab`);
+  } catch (e) {
+    throw new ModelFileError((e as Error).message);
+  }
+  if (vocab.size !== config.vocabSize) throw new ModelFileError(`${metaPath}: vocab has ${vocab.size} words but config.vocabSize is ${config.vocabSize}`);
+  if (!meta.encoder || meta.encoder.L !== config.numLocations || meta.encoder.D !== config.featureDim) {
+    throw new ModelFileError(`${metaPath}: encoder L/D (${meta.encoder?.L}/${meta.encoder?.D}) do not match config numLocations/featureDim (${config.numLocations}/${config.featureDim})`);
+  }
+  const total = paramLayout(config).total;
+  const wPath = join(dir, meta.weights?.file ?? "weights.bin");
+  if (!existsSync(wPath)) throw new ModelFileError(`${wPath}: not found`);
+  const buf = readFileSync(wPath);
+  if (buf.byteLength < 16) throw new ModelFileError(`${wPath}: truncated (${buf.byteLength} bytes, header is 16)`);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (dv.getUint32(0, true) !== WEIGHTS_MAGIC) throw new ModelFileError(`${wPath}: not a show-attend-tell weights file (bad magic)`);
+  const count = dv.getUint32(8, true);
+  if (count !== total) throw new ModelFileError(`${wPath}: holds ${count} parameters, the config needs ${total}`);
+  if (buf.byteLength !== 16 + 4 * total) throw new ModelFileError(`${wPath}: truncated or padded (${buf.byteLength} bytes, expected ${16 + 4 * total})`);
+  const data = buf.subarray(16);
+  const crc = crc32(data);
+  if (crc !== dv.getUint32(12, true) || crc !== meta.weights.crc32) throw new ModelFileError(`${wPath}: CRC-32 mismatch (file corrupted or not the weights model.json describes)`);
+  const params = new Float32Array(total);
+  new Uint8Array(params.buffer).set(data);
+  return { meta: { ...meta, config }, vocab, params };
+}

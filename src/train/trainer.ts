@@ -1,0 +1,177 @@
+/**
+ * The training step loop: draws a length-bucketed minibatch, runs the engine's fused
+ * forward/backward, keeps the REINFORCE baseline, and applies the optimiser. Engine-agnostic:
+ * the same loop drives the native and the reference implementation.
+ */
+import type { DecoderEngine, OptimizerSettings, StepMode, TrainBatch } from "../model/engine.js";
+import { hash32, SeededRandom } from "../model/rng.js";
+import { BucketBatchSampler } from "../data/buckets.js";
+
+/** Captions (as word ids) over images whose annotation vectors can be read one at a time. */
+export interface CaptionCorpus {
+  numImages: number;
+  /** Writes image `image`'s [L, D] annotation vectors into out[offset ..]. */
+  readFeatures(image: number, out: Float32Array, offset: number): void;
+  /** For each caption: its image index. */
+  captionImage: Int32Array;
+  /** For each caption: word ids without <start>/<end>. */
+  captionTokens: Int32Array[];
+}
+
+export interface TrainerSettings {
+  batchSize: number;
+  seed: number;
+  optimizer: OptimizerSettings;
+  startId: number;
+  endId: number;
+}
+
+export interface StepLog {
+  step: number;
+  mode: StepMode;
+  loss: number;
+  /** NLL per caption (summed over its words). */
+  nll: number;
+  /** NLL per word. */
+  nllPerWord: number;
+  penalty: number;
+  attentionEntropy: number;
+  baseline: number;
+  gradNorm: number;
+  captions: number;
+  ms: number;
+}
+
+export interface TrainerState {
+  step: number;
+  baseline: number;
+  /** Position in the sampler's deterministic epochs: the next batch is epoch[epoch][batch]. */
+  epoch: number;
+  batch: number;
+  modeRng: { state: number; spare: number | null };
+}
+
+export class Trainer {
+  readonly sampler: BucketBatchSampler;
+  step = 0;
+  epoch = 0;
+  /** Index of the next batch within the current epoch. */
+  batchInEpoch = 0;
+  private epochBatches: number[][] | null = null;
+  /** REINFORCE baseline b (moving average of log p over minibatches). */
+  baseline = 0;
+  private readonly modeRng: SeededRandom;
+  private readonly L: number;
+  private readonly D: number;
+  private features: Float32Array;
+
+  constructor(
+    readonly engine: DecoderEngine,
+    readonly corpus: CaptionCorpus,
+    readonly settings: TrainerSettings,
+  ) {
+    const c = engine.config;
+    this.L = c.numLocations;
+    this.D = c.featureDim;
+    // +1: each caption is followed by <end>, which is predicted too.
+    this.sampler = new BucketBatchSampler(
+      corpus.captionTokens.map((t) => t.length + 1),
+      { batchSize: settings.batchSize, seed: settings.seed },
+    );
+    this.modeRng = new SeededRandom(hash32(settings.seed ^ 0x2545f491));
+    this.features = new Float32Array(settings.batchSize * this.L * this.D);
+  }
+
+  /** Assembles a teacher-forcing batch for the given caption indices (all of one length). */
+  makeBatch(captions: number[]): TrainBatch {
+    const B = captions.length;
+    const T = this.corpus.captionTokens[captions[0]].length + 1;
+    const LD = this.L * this.D;
+    if (this.features.length < B * LD) this.features = new Float32Array(B * LD);
+    const features = this.features.subarray(0, B * LD);
+    const inputs = new Int32Array(B * T);
+    const targets = new Int32Array(B * T);
+    const mask = new Float32Array(B * T).fill(1);
+    captions.forEach((ci, b) => {
+      this.corpus.readFeatures(this.corpus.captionImage[ci], features, b * LD);
+      const words = this.corpus.captionTokens[ci];
+      if (words.length + 1 !== T) throw new Error("makeBatch: captions of one minibatch must share a length");
+      inputs[b * T] = this.settings.startId;
+      for (let t = 0; t < words.length; t++) {
+        inputs[b * T + t + 1] = words[t];
+        targets[b * T + t] = words[t];
+      }
+      targets[b * T + T - 1] = this.settings.endId;
+    });
+    return { B, T, features, inputs, targets, mask };
+  }
+
+  /** One optimiser step on the next minibatch. */
+  trainStep(): StepLog {
+    const started = performance.now();
+    const cfg = this.engine.config;
+    const batch = this.makeBatch(this.nextCaptions());
+    this.step += 1;
+    let mode: StepMode = "soft";
+    if (cfg.attention === "hard") mode = this.modeRng.next() < cfg.expectationProb ? "hard-expect" : "hard-sample";
+    const res = this.engine.forwardBackward(batch, {
+      mode,
+      dropout: cfg.dropout,
+      seed: hash32((this.settings.seed + this.step) >>> 0),
+      alphaC: cfg.alphaC,
+      reinforceWeight: cfg.reinforceWeight,
+      entropyWeight: cfg.entropyWeight,
+      baseline: this.baseline,
+      computeGrad: true,
+    });
+    if (!Number.isFinite(res.loss)) throw new Error(`training diverged at step ${this.step}: loss is ${res.loss}`);
+    // The baseline moves every minibatch, expectation minibatches included (model.md).
+    if (cfg.attention === "hard") {
+      let mean = 0;
+      for (const lp of res.logProb) mean += lp / res.logProb.length;
+      this.baseline = cfg.baselineDecay * this.baseline + (1 - cfg.baselineDecay) * mean;
+    }
+    const gradNorm = this.engine.optimizerStep(this.settings.optimizer, this.step);
+    return {
+      step: this.step,
+      mode,
+      loss: res.loss,
+      nll: res.nll,
+      nllPerWord: (res.nll * batch.B) / Math.max(1, res.tokens),
+      penalty: res.penalty,
+      attentionEntropy: res.attentionEntropy,
+      baseline: this.baseline,
+      gradNorm,
+      captions: batch.B,
+      ms: performance.now() - started,
+    };
+  }
+
+  /** Fractional epochs done so far. */
+  get epochProgress(): number {
+    return this.epoch + this.batchInEpoch / this.sampler.batchesPerEpoch;
+  }
+
+  private nextCaptions(): number[] {
+    if (!this.epochBatches) this.epochBatches = this.sampler.epoch(this.epoch);
+    if (this.batchInEpoch >= this.epochBatches.length) {
+      this.epoch += 1;
+      this.batchInEpoch = 0;
+      this.epochBatches = this.sampler.epoch(this.epoch);
+    }
+    return this.epochBatches[this.batchInEpoch++];
+  }
+
+  getState(): TrainerState {
+    return { step: this.step, baseline: this.baseline, epoch: this.epoch, batch: this.batchInEpoch, modeRng: this.modeRng.getState() };
+  }
+
+  setState(s: TrainerState): void {
+    this.step = s.step;
+    this.baseline = s.baseline;
+    this.epoch = s.epoch;
+    this.batchInEpoch = s.batch;
+    this.epochBatches = null;
+    this.modeRng.setState(s.modeRng);
+  }
+}
