@@ -1,6 +1,7 @@
 /**
  * Greedy decoding, batched over images: at every step each unfinished row takes its most
- * probable word. A row that never emits <end> still yields its first maxLength words.
+ * probable word; <end> may follow at most maxLength words. A row that never emits <end> still
+ * yields its first maxLength words.
  */
 import type { DecoderEngine } from "../model/engine.js";
 
@@ -28,24 +29,29 @@ export function greedyDecode(engine: DecoderEngine, features: Float32Array, numI
   const rows = Int32Array.from({ length: numImages }, (_, i) => i);
   const state = engine.initialState(ctx, rows);
   const tokens = new Int32Array(numImages).fill(s.startId);
-  const out: DecodedCaption[] = Array.from({ length: numImages }, () => ({ tokens: [], logProb: 0, alphas: [], betas: [], finished: false }));
+  const out: (DecodedCaption & { cut?: boolean })[] = Array.from({ length: numImages }, () => ({ tokens: [], logProb: 0, alphas: [], betas: [], finished: false }));
   for (let t = 0; t < s.maxLength + 1; t++) {
     const r = engine.decodeStep(ctx, rows, tokens, state);
     let allDone = true;
     for (let i = 0; i < numImages; i++) {
       const cap = out[i];
-      if (cap.finished || cap.tokens.length >= s.maxLength) continue;
+      if (cap.finished || cap.cut) continue;
       let best = 0;
       for (let k = 1; k < K; k++) if (r.logProbs[i * K + k] > r.logProbs[i * K + best]) best = k;
+      if (best !== s.endId && cap.tokens.length >= s.maxLength) {
+        // maxLength words and still no <end>: the caption is cut here.
+        cap.cut = true;
+        continue;
+      }
       cap.logProb += r.logProbs[i * K + best];
       cap.alphas.push(r.alpha.slice(i * L, (i + 1) * L));
       cap.betas.push(r.beta[i]);
       if (best === s.endId) cap.finished = true;
       else cap.tokens.push(best);
       tokens[i] = best;
-      if (!cap.finished && cap.tokens.length < s.maxLength) allDone = false;
+      if (!cap.finished) allDone = false;
     }
     if (allDone) break;
   }
-  return out;
+  return out.map(({ cut: _cut, ...d }) => d);
 }
