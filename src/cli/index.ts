@@ -3,6 +3,8 @@
 // registers itself on the shared commander program.
 import { Command, CommanderError } from "commander";
 import { registerDemoCommand } from "./commands/demo.js";
+import { registerEvalCommand } from "./commands/eval.js";
+import { registerFeaturesCommand } from "./commands/features.js";
 import { UserError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerDemoCommand(program);
+  registerEvalCommand(program);
+  registerFeaturesCommand(program);
   return program;
 }
 
