@@ -2,11 +2,11 @@
   "targets": [
     {
       "target_name": "sat_native",
-      "sources": ["native/addon.cc", "native/decoder.cc", "native/optim.cc", "native/kernels.cc"],
+      "sources": ["native/addon.cc", "native/decoder.cc", "native/attention.cc", "native/lstm.cc", "native/output.cc", "native/optim.cc", "native/kernels.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "/usr/include/x86_64-linux-gnu", "/usr/include/openblas"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
-      "cflags!": ["-fno-exceptions", "-O2", "-O3"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2", "-O3"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast", "-Wall", "-Wno-unused-parameter"],
       "libraries": ["-lopenblas", "-fopenmp"]
     }

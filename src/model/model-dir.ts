@@ -10,26 +10,33 @@
  * Files are written to a temporary name and renamed, weights first, so a crash never leaves
  * a model.json that points at half-written weights.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { mkdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { resolveModelConfig, type ModelConfig } from "./config.js";
 import { paramLayout } from "./layout.js";
 import { Vocabulary, type VocabularyJSON } from "../data/vocab.js";
+import { writeFileAtomic } from "../data/feature-store.js";
+import type { EncoderIdentity } from "../encoder/encoder.js";
+import type { EncoderSpec } from "../encoder/spec.js";
 
 export const MODEL_FORMAT = "show-attend-tell/model";
 export const MODEL_FORMAT_VERSION = 1;
 const WEIGHTS_MAGIC = 0x57544153; // "SATW" read as little-endian u32
 
 
-export interface EncoderIdentity {
-  /** e.g. "resnet50-keras/activation_39" or "synthetic-shapes/v1" */
+/** What produced the annotation vectors the model was trained on. */
+export interface ModelEncoderInfo {
+  /** How to rebuild that encoder for new photos; null when the features were synthesised (the shapes task). */
+  spec: EncoderSpec | null;
+  /** e.g. "resnet50-activation_39" or "synthetic-shapes-features" */
   name: string;
-  gridSize: number;
+  /** Feature grid (h, w), L = h * w. */
+  grid: [number, number];
   L: number;
   D: number;
-  /** Input crop size in pixels (224) when the encoder takes images. */
-  inputSize?: number;
+  /** The encoder's full identity (weights digest, normalisation, preprocessing), when it has one. */
+  identity?: EncoderIdentity;
 }
 
 export interface ModelFile {
@@ -37,7 +44,7 @@ export interface ModelFile {
   version: number;
   config: ModelConfig;
   vocab: VocabularyJSON;
-  encoder: EncoderIdentity;
+  encoder: ModelEncoderInfo;
   training: Record<string, unknown>;
   weights: { file: string; dtype: "float32"; count: number; crc32: number };
 }
@@ -52,18 +59,9 @@ export class ModelFileError extends Error {
   override name = "ModelFileError";
 }
 
-function atomicWrite(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  const fd = openSync(tmp, "r");
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
 export function saveModel(
   dir: string,
-  m: { config: ModelConfig; vocab: VocabularyJSON; encoder: EncoderIdentity; training?: Record<string, unknown>; params: Float32Array },
+  m: { config: ModelConfig; vocab: VocabularyJSON; encoder: ModelEncoderInfo; training?: Record<string, unknown>; params: Float32Array },
 ): void {
   const total = paramLayout(m.config).total;
   if (m.params.length !== total) throw new ModelFileError(`saveModel: params has ${m.params.length} values, expected ${total}`);
@@ -81,7 +79,7 @@ export function saveModel(
   const file = new Uint8Array(16 + data.byteLength);
   file.set(new Uint8Array(header.buffer), 0);
   file.set(data, 16);
-  atomicWrite(join(dir, "weights.bin"), file);
+  writeFileAtomic(join(dir, "weights.bin"), file);
   const meta: ModelFile = {
     format: MODEL_FORMAT,
     version: MODEL_FORMAT_VERSION,
@@ -91,7 +89,7 @@ export function saveModel(
     training: m.training ?? {},
     weights: { file: "weights.bin", dtype: "float32", count: total, crc32: crc },
   };
-  atomicWrite(join(dir, "model.json"), JSON.stringify(meta, null, 2) + "\n");
+  writeFileAtomic(join(dir, "model.json"), JSON.stringify(meta, null, 2) + "\n");
 }
 
 export function loadModel(dir: string): LoadedModel {
@@ -118,7 +116,7 @@ export function loadModel(dir: string): LoadedModel {
     throw new ModelFileError((e as Error).message);
   }
   if (vocab.size !== config.vocabSize) throw new ModelFileError(`${metaPath}: vocab has ${vocab.size} words but config.vocabSize is ${config.vocabSize}`);
-  if (!meta.encoder || meta.encoder.L !== config.numLocations || meta.encoder.D !== config.featureDim) {
+  if (!meta.encoder || meta.encoder.grid?.[0] * meta.encoder.grid?.[1] !== meta.encoder.L || meta.encoder.L !== config.numLocations || meta.encoder.D !== config.featureDim) {
     throw new ModelFileError(`${metaPath}: encoder L/D (${meta.encoder?.L}/${meta.encoder?.D}) do not match config numLocations/featureDim (${config.numLocations}/${config.featureDim})`);
   }
   const total = paramLayout(config).total;

@@ -10,6 +10,7 @@ import { resolveModelConfig, type AttentionType, type ModelConfig } from "../mod
 import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../model/engine.js";
 import { initParams } from "../model/init.js";
 import { greedyDecode, type DecodedCaption } from "../decode/greedy.js";
+import { beamSearch } from "../decode/beam.js";
 import { Trainer, type CaptionCorpus, type StepLog } from "./trainer.js";
 
 export interface SyntheticTaskOptions {
@@ -17,14 +18,25 @@ export interface SyntheticTaskOptions {
   seed: number;
   trainScenes: number;
   testScenes: number;
+  /** Phrasings kept per scene (1 = only the canonical caption; up to 5). */
+  captionsPerScene: number;
   steps: number;
   batchSize: number;
   lr: number;
   /** D of the synthesised annotation vectors. */
   featureDim: number;
+  /** Strength of the positional code and of the noise in the synthesised features. */
+  positionScale: number;
+  noiseStd: number;
   embedDim: number;
   hiddenDim: number;
   attnDim: number;
+  /** Dropout on u_t during training. */
+  dropout: number;
+  /** λ of the doubly stochastic penalty. */
+  alphaC: number;
+  /** Beam width for captioning the held-out scenes (1 = greedy). */
+  beamWidth: number;
   /** Builds the engine for a config and its initial parameters (native or reference). */
   createEngine: (config: ModelConfig, params: Float32Array) => DecoderEngine;
   /** Called after every step (progress display). */
@@ -34,15 +46,21 @@ export interface SyntheticTaskOptions {
 export const DEFAULT_SYNTHETIC_TASK: Omit<SyntheticTaskOptions, "createEngine"> = {
   attention: "soft",
   seed: 1,
-  trainScenes: 2000,
+  trainScenes: 8000,
   testScenes: 200,
-  steps: 1500,
+  captionsPerScene: 1,
+  steps: 4000,
   batchSize: 32,
-  lr: 2e-3,
+  lr: 5e-3,
   featureDim: 64,
+  positionScale: 1,
+  noiseStd: 0.05,
   embedDim: 64,
   hiddenDim: 128,
   attnDim: 64,
+  dropout: 0.1,
+  alphaC: 0,
+  beamWidth: 1,
 };
 
 /** Localisation of one object mention in a generated caption. */
@@ -152,8 +170,8 @@ export function summariseMentions(mentions: Mention[]): LocalisationReport {
 }
 
 export function runSyntheticTask(opts: SyntheticTaskOptions): SyntheticTaskResult {
-  const splits = generateSplits({ train: opts.trainScenes, val: 0, test: opts.testScenes, seed: opts.seed });
-  const sf = new SyntheticFeatures({ dim: opts.featureDim });
+  const splits = generateSplits({ train: opts.trainScenes, val: 0, test: opts.testScenes, seed: opts.seed, maxCaptions: opts.captionsPerScene });
+  const sf = new SyntheticFeatures({ dim: opts.featureDim, positionScale: opts.positionScale, noiseStd: opts.noiseStd });
   const LD = sf.numLocations * sf.dim;
   const trainFeatures = featuresOf(splits.train, sf);
   const testFeatures = featuresOf(splits.test, sf);
@@ -166,6 +184,8 @@ export function runSyntheticTask(opts: SyntheticTaskOptions): SyntheticTaskResul
     featureDim: sf.dim,
     numLocations: sf.numLocations,
     attention: opts.attention,
+    dropout: opts.dropout,
+    alphaC: opts.alphaC,
   });
   const engine = opts.createEngine(config, initParams(config, opts.seed));
   const trainer = new Trainer(engine, buildCorpus(splits.train, trainFeatures, LD, vocab), {
@@ -184,7 +204,9 @@ export function runSyntheticTask(opts: SyntheticTaskOptions): SyntheticTaskResul
     opts.onStep?.(log, trainer);
   }
   const trainSeconds = (performance.now() - started) / 1000;
-  const decoded = greedyDecode(engine, testFeatures, splits.test.length, { startId: START, endId: END, maxLength: 20 });
+  const decoded = opts.beamWidth === 1
+    ? greedyDecode(engine, testFeatures, splits.test.length, { startId: START, endId: END, maxLength: 20 })
+    : beamSearch(engine, testFeatures, splits.test.length, { startId: START, endId: END, maxLength: 20, beamWidth: opts.beamWidth }).map((c) => c[0]);
   const captions = decoded.map((d) => vocab.decode(d.tokens).join(" "));
   let exact = 0;
   const mentions: Mention[] = [];

@@ -12,7 +12,7 @@ import { Vocabulary } from "../../src/data/vocab.js";
 
 const vocab = Vocabulary.build(["a red circle", "a blue square to the left of a red circle"]);
 const config = resolveModelConfig({ vocabSize: vocab.size, embedDim: 6, hiddenDim: 5, attnDim: 4, featureDim: 3, numLocations: 4 });
-const encoder = { name: "test", gridSize: 2, L: 4, D: 3 };
+const encoder = { spec: null, name: "test", grid: [2, 2] as [number, number], L: 4, D: 3 };
 
 function saved(): string {
   const dir = mkdtempSync(join(tmpdir(), "sat-model-"));

@@ -1,0 +1,36 @@
+/**
+ * `npm run bench -- [suite ...] [--json] [--quick]`: the project's speed measurements.
+ * Suites: engine (training step, native vs reference vs PyTorch), decode (caption latency),
+ * encoder (ResNet-50 images/s), metrics (scoring 5,000 captions). Default: all of them.
+ * Human-readable lines by default; --json prints one JSON object per measurement and line.
+ */
+import { Command } from "commander";
+import { runEngineBench } from "./engine.js";
+import { runMetricsBench } from "./metrics.js";
+import { runEncoderBench } from "./encoder.js";
+
+type Suite = (opts: { json: boolean; quick: boolean }) => Promise<void>;
+const SUITES: Record<string, Suite> = {
+  engine: runEngineBench,
+  encoder: runEncoderBench,
+  metrics: runMetricsBench,
+};
+
+const program = new Command()
+  .name("npm run bench --")
+  .description("speed benchmarks of show-attend-tell")
+  .argument("[suites...]", `which to run: ${Object.keys(SUITES).join(", ")} (default: all)`)
+  .option("--json", "one JSON object per line instead of text", false)
+  .option("--quick", "fewer repetitions (a smoke run, noisier numbers)", false)
+  .action(async (names: string[], opts: { json: boolean; quick: boolean }) => {
+    const chosen = names.length ? names : Object.keys(SUITES);
+    for (const n of chosen) {
+      if (!SUITES[n]) {
+        console.error(`bench: unknown suite "${n}" (known: ${Object.keys(SUITES).join(", ")})`);
+        process.exit(2);
+      }
+    }
+    for (const n of chosen) await SUITES[n](opts);
+  });
+
+await program.parseAsync(process.argv);

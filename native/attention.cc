@@ -1,0 +1,258 @@
+// Attention f_att, the β gate and the context ẑ (soft: expectation; hard: sampled location),
+// one time step over all rows; forward and hand-derived backward of docs/engine.md.
+#include <omp.h>
+
+#include <cfloat>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+#include "sat.h"
+
+namespace sat {
+
+static inline float dot(const float* a, const float* b, int n) {
+  float s = 0.0f;
+  #pragma omp simd reduction(+ : s)
+  for (int i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// 8-wide tanh of the hottest loop (B·T·L·A elements per step): as fast_tanh, but with the
+// division replaced by rcp + one Newton step (relative error ~1.5e-7 → absolute error of
+// tanh <= 1.5e-7), which GCC will not emit on its own without -ffast-math.
+static inline __m256 exp8_nonneg(__m256 x) {
+  x = _mm256_min_ps(x, _mm256_set1_ps(40.0f));  // tanh is 1 in float32 long before
+  const __m256 kf = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(kf, _mm256_set1_ps(0.693145751953125f), x);
+  r = _mm256_fnmadd_ps(kf, _mm256_set1_ps(1.428606765330187e-06f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i k = _mm256_cvtps_epi32(kf);
+  const __m256 two_k = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
+  return _mm256_mul_ps(p, two_k);
+}
+
+static inline __m256 tanh8(__m256 x) {
+  const __m256 signbit = _mm256_set1_ps(-0.0f);
+  const __m256 sign = _mm256_and_ps(x, signbit);
+  const __m256 ax = _mm256_andnot_ps(signbit, x);
+  const __m256 d = _mm256_add_ps(exp8_nonneg(_mm256_add_ps(ax, ax)), _mm256_set1_ps(1.0f));
+  __m256 r = _mm256_rcp_ps(d);
+  r = _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0f)));
+  const __m256 y = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), r, _mm256_set1_ps(1.0f));
+  return _mm256_or_ps(y, sign);
+}
+#endif
+
+// S_i = tanh(P_i + q) for one location, and e_i = S_i · w_att (without b_att).
+static inline float score_row(const float* __restrict p, const float* __restrict q, const float* __restrict w, float* __restrict out, int A) {
+  int a = 0;
+  float e = 0.0f;
+#if defined(__AVX2__) && defined(__FMA__)
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (; a + 16 <= A; a += 16) {
+    const __m256 v0 = tanh8(_mm256_add_ps(_mm256_loadu_ps(p + a), _mm256_loadu_ps(q + a)));
+    const __m256 v1 = tanh8(_mm256_add_ps(_mm256_loadu_ps(p + a + 8), _mm256_loadu_ps(q + a + 8)));
+    _mm256_storeu_ps(out + a, v0);
+    _mm256_storeu_ps(out + a + 8, v1);
+    acc0 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w + a), acc0);
+    acc1 = _mm256_fmadd_ps(v1, _mm256_loadu_ps(w + a + 8), acc1);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
+  for (int i = 0; i < 8; i++) e += lanes[i];
+#endif
+  for (; a < A; a++) {
+    const float v = fast_tanh(p[a] + q[a]);
+    out[a] = v;
+    e += v * w[a];
+  }
+  return e;
+}
+
+void attention_forward(const AttentionStep& s) {
+  const int L = s.L, A = s.A, D = s.D;
+  #pragma omp parallel for schedule(static)
+  for (int i = 0; i < s.B; i++) {
+    const int b = s.reverse ? s.B - 1 - i : i;
+    const int im = s.img ? s.img[b] : b;
+    const float* Pb = s.P + (size_t)im * L * A;
+    const float* fb = s.feats + (size_t)im * L * D;
+    const float* qb = s.q + (size_t)b * A;
+    float* Sb = s.S + (size_t)b * L * A;
+    float* al = s.alpha + (size_t)b * s.ldalpha;
+    float mx = -FLT_MAX;
+    for (int l = 0; l < L; l++) {
+      const float e = score_row(Pb + (size_t)l * A, qb, s.w_att, Sb + (size_t)l * A, A) + s.b_att;
+      al[l] = e;
+      mx = e > mx ? e : mx;
+    }
+    // H(α) = log Σ − Σ α (e − max): no log of a possibly underflowed α.
+    float sum = 0.0f, wsum = 0.0f;
+    for (int l = 0; l < L; l++) {
+      const float sh = al[l] - mx;
+      const float ex = std::exp(sh);
+      al[l] = ex;
+      sum += ex;
+      wsum += ex * sh;
+    }
+    const float inv = 1.0f / sum;
+    for (int l = 0; l < L; l++) al[l] *= inv;
+    const float logSum = std::log(sum);
+    if (s.entropy) s.entropy[(size_t)b * s.ldbeta] = logSum - wsum * inv;
+    const float beta = fast_sigmoid(dot(s.hprev + (size_t)b * s.ldh, s.w_beta, s.hiddenN) + s.b_beta);
+    s.beta[(size_t)b * s.ldbeta] = beta;
+    float* cx = s.ctx + (size_t)b * s.ldctx;
+    if (s.sample) {
+      int loc;
+      if (s.locIn) {
+        loc = s.locIn[(size_t)b * s.ldloc];
+      } else {
+        const double v = uniform01(s.locSeedHash, (uint32_t)(b * s.T + s.t));
+        double run = 0.0;
+        loc = L - 1;
+        for (int l = 0; l < L; l++) {
+          run += al[l];
+          if (run > v) {
+            loc = l;
+            break;
+          }
+        }
+      }
+      if (s.locOut) s.locOut[(size_t)b * s.ldloc] = loc;
+      // log α_s from the kept S (e_s recomputed), exact even where α_s underflows.
+      if (s.logAlphaS) {
+        const float es = dot(Sb + (size_t)loc * A, s.w_att, A) + s.b_att;
+        s.logAlphaS[(size_t)b * s.ldbeta] = (es - mx) - logSum;
+      }
+      std::memcpy(cx, fb + (size_t)loc * D, sizeof(float) * D);
+    } else {
+      for (int d = 0; d < D; d++) cx[d] = 0.0f;
+      // Four locations per pass over ctx: a quarter of the ctx loads and stores.
+      int l = 0;
+      for (; l + 4 <= L; l += 4) {
+        const float w0 = al[l], w1 = al[l + 1], w2 = al[l + 2], w3 = al[l + 3];
+        const float* a0 = fb + (size_t)l * D;
+        const float* a1 = a0 + D;
+        const float* a2 = a1 + D;
+        const float* a3 = a2 + D;
+        #pragma omp simd
+        for (int d = 0; d < D; d++) cx[d] += w0 * a0[d] + w1 * a1[d] + w2 * a2[d] + w3 * a3[d];
+      }
+      for (; l < L; l++) {
+        const float w = al[l];
+        const float* a = fb + (size_t)l * D;
+        #pragma omp simd
+        for (int d = 0; d < D; d++) cx[d] += w * a[d];
+      }
+    }
+    float* z1 = s.z1 + (size_t)b * s.ldz1;
+    #pragma omp simd
+    for (int d = 0; d < D; d++) z1[d] = beta * cx[d];
+    if (s.z2) std::memcpy(s.z2 + (size_t)b * s.ldz2, z1, sizeof(float) * D);
+  }
+}
+
+void attention_backward(const AttentionBackStep& s) {
+  const int L = s.L, A = s.A, D = s.D, T = s.T, t = s.t;
+  #pragma omp parallel
+  {
+    const int tid = omp_get_thread_num();
+    float* part = s.dwAttPartial + (size_t)tid * (A + 1 + L + D);
+    float* dwatt = part;
+    float* de = part + A + 1;  // scratch: dα, then de
+    float* dzsum = de + L;     // scratch: dẑ
+    #pragma omp for schedule(static)
+    for (int i = 0; i < s.B; i++) {
+      const int b = s.reverse ? s.B - 1 - i : i;
+      const size_t rb = (size_t)b * s.ldbeta;
+      const float* fb = s.feats + (size_t)b * L * D;
+      const float* Sb = s.S + (size_t)b * L * A;
+      const float* al = s.alpha + (size_t)b * s.ldalpha;
+      const float* cx = s.ctx + (size_t)b * s.ldctx;
+      const float* dz1 = s.dz1 + (size_t)b * s.lddz1;
+      const float* dz2 = s.dz2 + (size_t)b * s.lddz2;
+      const float beta = s.beta[rb];
+      const float mask = s.mask[(size_t)b * T + t];
+      // dẑ = dz1 + dz2, used through dot products only.
+      float dbeta = 0.0f;
+      #pragma omp simd reduction(+ : dbeta)
+      for (int d = 0; d < D; d++) dbeta += (dz1[d] + dz2[d]) * cx[d];
+      const float* cov = s.cov + (size_t)b * L;
+      const float penal = -2.0f * s.lambda * s.invB * mask;
+      for (int l = 0; l < L; l++) de[l] = penal * (1.0f - cov[l]);
+      if (s.soft) {
+        // dα_l = β (dẑ · a_l), four locations at a time: four independent FMA chains instead
+        // of one latency-bound chain, and each dẑ load serves four rows.
+        float* dz = dzsum;
+        #pragma omp simd
+        for (int d = 0; d < D; d++) dz[d] = dz1[d] + dz2[d];
+        int l = 0;
+        for (; l + 4 <= L; l += 4) {
+          const float* a0 = fb + (size_t)l * D;
+          const float* a1 = a0 + D;
+          const float* a2 = a1 + D;
+          const float* a3 = a2 + D;
+          float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+          #pragma omp simd reduction(+ : s0, s1, s2, s3)
+          for (int d = 0; d < D; d++) {
+            const float z = dz[d];
+            s0 += z * a0[d];
+            s1 += z * a1[d];
+            s2 += z * a2[d];
+            s3 += z * a3[d];
+          }
+          de[l] += beta * s0;
+          de[l + 1] += beta * s1;
+          de[l + 2] += beta * s2;
+          de[l + 3] += beta * s3;
+        }
+        for (; l < L; l++) de[l] += beta * dot(dz, fb + (size_t)l * D, D);
+      }
+      float ad = 0.0f;
+      for (int l = 0; l < L; l++) ad += al[l] * de[l];
+      for (int l = 0; l < L; l++) de[l] = al[l] * (de[l] - ad);
+      if (!s.soft) {
+        const int loc = s.loc[rb];
+        const float cr = -s.lambdaR * s.invB * s.rewards[b] * mask;
+        const float ce = s.lambdaE * s.invB * mask;
+        const float H = s.entropy[rb];
+        for (int l = 0; l < L; l++) {
+          const float a = al[l];
+          const float la = a > 0.0f ? std::log(a) : 0.0f;  // α log α → 0 as α → 0
+          de[l] += cr * ((l == loc ? 1.0f : 0.0f) - a) + ce * a * (la + H);
+        }
+      }
+      float* dq = s.dq + (size_t)b * s.lddq;
+      for (int a = 0; a < A; a++) dq[a] = 0.0f;
+      float* dPb = s.dP + (size_t)b * L * A;
+      float dbatt = 0.0f;
+      for (int l = 0; l < L; l++) {
+        const float e = de[l];
+        dbatt += e;
+        const float* sl = Sb + (size_t)l * A;
+        float* dp = dPb + (size_t)l * A;
+        #pragma omp simd
+        for (int a = 0; a < A; a++) {
+          const float sv = sl[a];
+          dwatt[a] += e * sv;
+          const float ds = e * s.w_att[a] * (1.0f - sv * sv);
+          dp[a] += ds;
+          dq[a] += ds;
+        }
+      }
+      dwatt[A] += dbatt;
+      s.dpreBeta[rb] = dbeta * beta * (1.0f - beta);
+    }
+  }
+}
+
+}  // namespace sat

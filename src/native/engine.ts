@@ -1,0 +1,213 @@
+/**
+ * The native decoder engine (native/*.cc, OpenBLAS) behind the DecoderEngine interface.
+ * Parameters, gradients and optimiser state are Float32Arrays owned by JS whose memory the
+ * addon reads and writes in place: nothing is copied per step.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import type { ModelConfig } from "../model/config.js";
+import type {
+  DecodeContext,
+  DecodeState,
+  DecodeStepResult,
+  DecoderEngine,
+  OptimizerKind,
+  OptimizerSettings,
+  StepMode,
+  StepOptions,
+  StepResult,
+  TrainBatch,
+} from "../model/engine.js";
+import { paramLayout } from "../model/layout.js";
+
+/** The addon's Engine class (native/addon.cc). */
+interface AddonEngine {
+  forwardBackward(
+    params: Float32Array, grads: Float32Array, features: Float32Array, inputs: Int32Array, targets: Int32Array, mask: Float32Array,
+    B: number, T: number,
+    opts: { mode: number; dropout: number; seed: number; alphaC: number; reinforceWeight: number; entropyWeight: number; baseline: number; computeGrad: boolean },
+    locations: Int32Array | null, logProbOut: Float64Array, locationsOut: Int32Array,
+  ): { loss: number; nll: number; penalty: number; attentionEntropy: number; tokens: number };
+  prepareDecode(params: Float32Array, features: Float32Array, numImages: number): unknown;
+  initialState(params: Float32Array, handle: unknown, rowImage: Int32Array, h: Float32Array, c: Float32Array): void;
+  decodeStep(
+    params: Float32Array, handle: unknown, rowImage: Int32Array, tokens: Int32Array, h: Float32Array, c: Float32Array,
+    sampleSeed: number | null, logProbs: Float32Array, alpha: Float32Array, beta: Float32Array,
+  ): void;
+  optimizerStep(
+    params: Float32Array, grads: Float32Array, kind: number, lr: number, beta1: number, beta2: number, rho: number, eps: number,
+    weightDecay: number, clipNorm: number, step: number, s1: Float32Array, s2: Float32Array | null,
+  ): number;
+  workspaceBytes(): number;
+  dispose(): void;
+}
+
+export interface NativeAddon {
+  Engine: new (dims: { K: number; m: number; n: number; A: number; D: number; L: number }) => AddonEngine;
+  numThreads(): number;
+}
+
+let cached: NativeAddon | null | undefined;
+
+/** Where the built addon lives, from src/native (tsx) or dist/src/native (compiled). */
+export function nativeAddonPath(): string | null {
+  for (const rel of ["../../build/Release/sat_native.node", "../../../build/Release/sat_native.node"]) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+/**
+ * Threading: one pool. The addon makes OpenBLAS single-threaded and splits each GEMM between
+ * the OpenMP threads itself; those threads wait passively between parallel regions
+ * (native/kernels.cc has the measurements). libgomp and OpenBLAS read these variables once,
+ * when the addon loads them, hence here. A user's own settings win.
+ */
+function setThreadingEnv(): void {
+  process.env.OPENBLAS_NUM_THREADS ??= "1";
+  process.env.OMP_WAIT_POLICY ??= "PASSIVE";
+}
+
+/** The addon, or null (with a one-line warning on stderr, once) when it is not built. */
+export function loadNativeAddon(): NativeAddon | null {
+  if (cached !== undefined) return cached;
+  const path = nativeAddonPath();
+  if (!path) {
+    process.stderr.write("show-attend-tell: native engine not built (build/Release/sat_native.node missing; npm run build:native); using the TypeScript reference\n");
+    cached = null;
+    return cached;
+  }
+  setThreadingEnv();
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(path) as NativeAddon;
+  } catch (e) {
+    process.stderr.write(`show-attend-tell: native engine failed to load (${(e as Error).message.split("\n")[0]}); using the TypeScript reference\n`);
+    cached = null;
+  }
+  return cached;
+}
+
+const MODE: Record<StepMode, number> = { soft: 0, "hard-sample": 1, "hard-expect": 2 };
+const handles = new WeakMap<DecodeContext, unknown>();
+
+export class NativeEngine implements DecoderEngine {
+  readonly kind = "native" as const;
+  readonly params: Float32Array;
+  readonly grads: Float32Array;
+  private engine: AddonEngine | null;
+  private optState: Partial<Record<OptimizerKind, Float32Array[]>> = {};
+
+  constructor(
+    readonly config: ModelConfig,
+    addon: NativeAddon,
+    params?: Float32Array | Float64Array,
+  ) {
+    const total = paramLayout(config).total;
+    if (params && params.length !== total) {
+      throw new Error(`NativeEngine: params has ${params.length} values, expected ${total} for this config`);
+    }
+    // Copied once, as the reference does, so that the caller's array is never aliased.
+    this.params = new Float32Array(total);
+    if (params) this.params.set(params);
+    this.grads = new Float32Array(total);
+    this.engine = new addon.Engine({
+      K: config.vocabSize, m: config.embedDim, n: config.hiddenDim, A: config.attnDim, D: config.featureDim, L: config.numLocations,
+    });
+  }
+
+  private get e(): AddonEngine {
+    if (!this.engine) throw new Error("NativeEngine: used after dispose()");
+    return this.engine;
+  }
+
+  forwardBackward(batch: TrainBatch, opts: StepOptions): StepResult {
+    const { B, T } = batch;
+    if (!(Number.isInteger(B) && B > 0)) throw new Error(`forwardBackward: batch.B must be a positive integer (got ${B})`);
+    if (!(Number.isInteger(T) && T > 0)) throw new Error(`forwardBackward: batch.T must be a positive integer (got ${T})`);
+    const mode = MODE[opts.mode];
+    if (mode === undefined) throw new Error(`forwardBackward: opts.mode must be soft, hard-sample or hard-expect (got ${JSON.stringify(opts.mode)})`);
+    const logProb = new Float64Array(B);
+    const locations = new Int32Array(B * T);
+    const r = this.e.forwardBackward(
+      this.params, this.grads, batch.features, batch.inputs, batch.targets, batch.mask, B, T,
+      {
+        mode, dropout: opts.dropout, seed: opts.seed >>> 0, alphaC: opts.alphaC, reinforceWeight: opts.reinforceWeight,
+        entropyWeight: opts.entropyWeight, baseline: opts.baseline, computeGrad: opts.computeGrad,
+      },
+      opts.mode === "hard-sample" ? (opts.locations ?? null) : null, logProb, locations,
+    );
+    const out: StepResult = {
+      loss: r.loss, nll: r.nll, penalty: r.penalty, logProb, attentionEntropy: r.attentionEntropy, tokens: r.tokens,
+    };
+    if (opts.mode === "hard-sample") out.locations = locations;
+    return out;
+  }
+
+  prepareDecode(features: Float32Array, numImages: number): DecodeContext {
+    const handle = this.e.prepareDecode(this.params, features, numImages);
+    const ctx: DecodeContext = { numImages };
+    handles.set(ctx, handle);
+    return ctx;
+  }
+
+  private handle(ctx: DecodeContext, fn: string): unknown {
+    const h = handles.get(ctx);
+    if (h === undefined) throw new Error(`${fn}: ctx was not returned by this engine's prepareDecode`);
+    return h;
+  }
+
+  initialState(ctx: DecodeContext, rowImage: Int32Array): DecodeState {
+    const n = this.config.hiddenDim;
+    const h = new Float32Array(rowImage.length * n);
+    const c = new Float32Array(rowImage.length * n);
+    this.e.initialState(this.params, this.handle(ctx, "initialState"), rowImage, h, c);
+    return { h, c };
+  }
+
+  decodeStep(ctx: DecodeContext, rowImage: Int32Array, tokens: Int32Array, state: DecodeState, sampleSeed?: number): DecodeStepResult {
+    const N = rowImage.length;
+    const { vocabSize: K, numLocations: L } = this.config;
+    const logProbs = new Float32Array(N * K);
+    const alpha = new Float32Array(N * L);
+    const beta = new Float32Array(N);
+    this.e.decodeStep(this.params, this.handle(ctx, "decodeStep"), rowImage, tokens, state.h, state.c,
+      sampleSeed === undefined ? null : sampleSeed >>> 0, logProbs, alpha, beta);
+    return { logProbs, alpha, beta };
+  }
+
+  optimizerState(kind: OptimizerKind): Float32Array[] {
+    let s = this.optState[kind];
+    if (!s) {
+      const N = this.params.length;
+      s = kind === "adam" ? [new Float32Array(N), new Float32Array(N)] : [new Float32Array(N)];
+      this.optState[kind] = s;
+    }
+    return s;
+  }
+
+  optimizerStep(o: OptimizerSettings, step: number): number {
+    if (o.kind !== "adam" && o.kind !== "rmsprop") throw new Error(`optimizerStep: settings.kind must be adam or rmsprop (got ${JSON.stringify(o.kind)})`);
+    const s = this.optimizerState(o.kind);
+    return this.e.optimizerStep(this.params, this.grads, o.kind === "adam" ? 0 : 1, o.lr, o.beta1, o.beta2, o.rho, o.eps, o.weightDecay,
+      o.clipNorm, step, s[0], s[1] ?? null);
+  }
+
+  /** Bytes of activation workspace currently held by the addon. */
+  workspaceBytes(): number {
+    return this.engine ? this.engine.workspaceBytes() : 0;
+  }
+
+  dispose(): void {
+    this.engine?.dispose();
+    this.engine = null;
+  }
+}
+
+/** A native engine, or null when the addon is not built (the caller falls back to the reference). */
+export function createNativeEngine(config: ModelConfig, params?: Float32Array | Float64Array): NativeEngine | null {
+  const addon = loadNativeAddon();
+  return addon ? new NativeEngine(config, addon, params) : null;
+}

@@ -1,0 +1,239 @@
+// The native engine against the TypeScript reference on the same weights and batch: loss and
+// every gradient tensor, in every training mode, plus the optimisers and decoding.
+//
+// attnDim 20 = 16 + 4: the AVX2 attention kernel and its scalar tail both run.
+//
+// Tolerance: the reference runs in float64, the addon in float32 with its own exp/tanh
+// (~3e-7 relative) and a different summation order (BLAS blocking, per-thread partial sums).
+// Each result is a short chain of sums of at most a few hundred float32 products, so its
+// error is a small multiple of float32 epsilon (6e-8) times the size of the terms summed.
+// We therefore compare every tensor against its own scale: |native − ref| <= 2e-4 · max|ref|
+// (plus 1e-7 for tensors that are ~0), which leaves ~100x margin over the errors observed
+// (printed with SAT_TEST_VERBOSE=1) and still catches any wrong term in the backward pass
+// (a missing or mis-scaled term changes a tensor by O(1) of its scale).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js";
+import { ReferenceEngine, referenceOptimizerStep } from "../../src/model/reference.js";
+import { initParams } from "../../src/model/init.js";
+import { paramLayout } from "../../src/model/layout.js";
+import type { OptimizerSettings, StepMode, StepOptions, TrainBatch } from "../../src/model/engine.js";
+import { SeededRandom } from "../../src/model/rng.js";
+import { createNativeEngine, loadNativeAddon } from "../../src/native/engine.js";
+
+// Every GEMM, however small, takes the two-thread split path (read when the addon loads).
+process.env.SAT_GEMM_SPLIT_MIN ??= "0";
+const addon = loadNativeAddon();
+const skip = addon ? false : "native addon not built (npm run build:native); set SAT_REQUIRE_NATIVE=1 to make this a failure";
+if (!addon && process.env.SAT_REQUIRE_NATIVE === "1") {
+  test("native addon is built (SAT_REQUIRE_NATIVE=1)", () => {
+    assert.fail("build/Release/sat_native.node is missing: npm run build:native");
+  });
+}
+const verbose = process.env.SAT_TEST_VERBOSE === "1";
+
+const config: ModelConfig = resolveModelConfig({
+  vocabSize: 23, embedDim: 8, hiddenDim: 12, attnDim: 20, featureDim: 9, numLocations: 7,
+});
+const B = 3;
+const T = 4;
+const RTOL = 2e-4;
+const ATOL = 1e-7;
+
+/** Weights larger than the init's 0.01 so that attention, gates and tanh all leave their linear regime. */
+function makeParams(seed: number, cfg: ModelConfig = config): Float32Array {
+  const p = initParams(cfg, seed);
+  const rng = new SeededRandom(seed + 1);
+  const U = paramLayout(cfg).slots.U;
+  for (let i = 0; i < p.length; i++) if (i < U.offset || i >= U.offset + U.size) p[i] = 0.3 * rng.normal();
+  return p;
+}
+
+function makeBatch(seed: number, cfg: ModelConfig = config, B_ = B, T_ = T): TrainBatch {
+  const B = B_;
+  const T = T_;
+  const rng = new SeededRandom(seed);
+  const { numLocations: L, featureDim: D, vocabSize: K } = cfg;
+  const features = new Float32Array(B * L * D).map(() => rng.normal());
+  const inputs = new Int32Array(B * T).map(() => rng.int(K));
+  const targets = new Int32Array(B * T).map(() => rng.int(K));
+  const mask = new Float32Array(B * T).fill(1);
+  // partial mask: caption 1 is two tokens shorter, caption 2 one token shorter
+  mask[1 * T + T - 1] = 0;
+  mask[1 * T + T - 2] = 0;
+  mask[2 * T + T - 1] = 0;
+  return { B, T, features, inputs, targets, mask };
+}
+
+function closeTensor(name: string, got: ArrayLike<number>, want: ArrayLike<number>, rtol = RTOL, minScale = 0): void {
+  assert.equal(got.length, want.length, `${name}: length`);
+  let scale = minScale;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  let worst = 0;
+  let at = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d <= worst)) {
+      worst = d;
+      at = i;
+    }
+  }
+  if (verbose) console.log(`  ${name}: max|diff| ${worst.toExponential(2)} scale ${scale.toExponential(2)} rel ${(worst / (scale || 1)).toExponential(2)}`);
+  assert.ok(worst <= rtol * scale + ATOL, `${name}: max |native − ref| = ${worst.toExponential(3)} at ${at} (native ${got[at]}, ref ${want[at]}), scale ${scale.toExponential(3)}`);
+}
+
+function closeScalar(name: string, got: number, want: number, rtol = 1e-5): void {
+  assert.ok(Math.abs(got - want) <= rtol * Math.max(1, Math.abs(want)), `${name}: native ${got}, ref ${want}`);
+}
+
+function compareStep(mode: StepMode, dropout: number, seed: number, cfg: ModelConfig = config, B = 3, T = 4): void {
+  const params = makeParams(seed, cfg);
+  const batch = makeBatch(seed + 100, cfg, B, T);
+  const native = createNativeEngine(cfg, params)!;
+  const ref = new ReferenceEngine(cfg, Float64Array.from(params));
+  const rng = new SeededRandom(seed + 200);
+  const opts: StepOptions = {
+    mode, dropout, seed: 0x9e3779b9 + seed, alphaC: 0.7, reinforceWeight: 0.3, entropyWeight: 0.05, baseline: -40, computeGrad: true,
+    locations: mode === "hard-sample" ? new Int32Array(B * T).map(() => rng.int(cfg.numLocations)) : undefined,
+  };
+  const rn = native.forwardBackward(batch, opts);
+  const rr = ref.forwardBackward(batch, opts);
+  closeScalar("loss", rn.loss, rr.loss);
+  closeScalar("nll", rn.nll, rr.nll);
+  closeScalar("penalty", rn.penalty, rr.penalty);
+  closeScalar("attentionEntropy", rn.attentionEntropy, rr.attentionEntropy);
+  assert.equal(rn.tokens, rr.tokens);
+  closeTensor("logProb", rn.logProb, rr.logProb, 1e-5);
+  if (mode === "hard-sample") assert.deepEqual(Array.from(rn.locations!), Array.from(opts.locations!));
+  else assert.equal(rn.locations, undefined);
+  const layout = paramLayout(cfg);
+  const maxAbs = (a: ArrayLike<number>): number => {
+    let mx = 0;
+    for (let i = 0; i < a.length; i++) mx = Math.max(mx, Math.abs(a[i]));
+    return mx;
+  };
+  const watt = layout.slots.w_att;
+  for (const slot of layout.order) {
+    // db_att = Σ de is identically 0 (softmax is shift invariant); what float32 leaves of it is
+    // cancellation noise of the de terms, whose scale dw_att = Σ de S shows.
+    const minScale = slot.name === "b_att" ? maxAbs(ref.grads.subarray(watt.offset, watt.offset + watt.size)) : 0;
+    closeTensor(`${mode} p=${dropout} d${slot.name}`, native.grads.subarray(slot.offset, slot.offset + slot.size),
+      ref.grads.subarray(slot.offset, slot.offset + slot.size), RTOL, minScale);
+  }
+  native.dispose();
+}
+
+for (const mode of ["soft", "hard-sample", "hard-expect"] as const) {
+  for (const dropout of [0, 0.5]) {
+    test(`native = reference: ${mode}, dropout ${dropout}, partial mask`, { skip }, () => compareStep(mode, dropout, 11));
+  }
+}
+
+// Sizes that are not multiples of anything: A = 24 (one 16-wide pass + an 8-element scalar tail),
+// L = 9 (two 4-location blocks + 1), odd B and T; every stride of the b*T + t layout differs.
+const medium: ModelConfig = resolveModelConfig({
+  vocabSize: 41, embedDim: 16, hiddenDim: 20, attnDim: 24, featureDim: 13, numLocations: 9,
+});
+for (const mode of ["soft", "hard-sample"] as const) {
+  test(`native = reference on a medium config: ${mode}, dropout 0.3`, { skip }, () => compareStep(mode, 0.3, 17, medium, 5, 7));
+}
+
+test("hard-sample draws the same locations as the reference from the shared stream", { skip }, () => {
+  const params = makeParams(5);
+  const batch = makeBatch(6);
+  const native = createNativeEngine(config, params)!;
+  const ref = new ReferenceEngine(config, Float64Array.from(params));
+  const opts: StepOptions = {
+    mode: "hard-sample", dropout: 0.5, seed: 1234, alphaC: 1, reinforceWeight: 0.1, entropyWeight: 0.002, baseline: -30, computeGrad: false,
+  };
+  const rn = native.forwardBackward(batch, opts);
+  const rr = ref.forwardBackward(batch, opts);
+  // A draw can differ only if v falls within float32 rounding of a cumulative-α boundary.
+  let same = 0;
+  for (let i = 0; i < B * T; i++) if (rn.locations![i] === rr.locations![i]) same++;
+  assert.ok(same === B * T, `${same}/${B * T} locations agree`);
+  closeScalar("loss", rn.loss, rr.loss);
+  native.dispose();
+});
+
+test("forward only leaves the gradients untouched and a larger batch reuses the engine", { skip }, () => {
+  const params = makeParams(3);
+  const native = createNativeEngine(config, params)!;
+  native.grads.fill(7);
+  const opts: StepOptions = { mode: "soft", dropout: 0, seed: 1, alphaC: 1, reinforceWeight: 0, entropyWeight: 0, baseline: 0, computeGrad: false };
+  const batch = makeBatch(4);
+  const r1 = native.forwardBackward(batch, opts);
+  assert.ok(native.grads.every((g) => g === 7));
+  const r2 = native.forwardBackward(batch, opts);
+  assert.equal(r1.loss, r2.loss, "deterministic");
+  native.dispose();
+  assert.throws(() => native.forwardBackward(batch, opts), /dispose/);
+});
+
+test("errors name the bad argument", { skip }, () => {
+  const native = createNativeEngine(config, makeParams(1))!;
+  const batch = makeBatch(2);
+  const opts: StepOptions = { mode: "soft", dropout: 0, seed: 1, alphaC: 1, reinforceWeight: 0, entropyWeight: 0, baseline: 0, computeGrad: true };
+  assert.throws(() => native.forwardBackward({ ...batch, features: new Float32Array(5) }, opts), /features has 5 floats, expected B\*L\*D = 189/);
+  const bad = Int32Array.from(batch.inputs);
+  bad[2] = 99;
+  assert.throws(() => native.forwardBackward({ ...batch, inputs: bad }, opts), /inputs\[2\] = 99/);
+  assert.throws(() => native.forwardBackward({ ...batch, mask: new Float32Array(3) }, opts), /mask has 3 floats/);
+  assert.throws(() => native.forwardBackward(batch, { ...opts, mode: "hard-sample", locations: new Int32Array(B * T).fill(7) }), /locations\[0\] = 7/);
+  native.dispose();
+});
+
+function optimizerCase(settings: OptimizerSettings): void {
+  const params = makeParams(21);
+  const native = createNativeEngine(config, params)!;
+  const refParams = Float64Array.from(params);
+  const refState = settings.kind === "adam" ? [new Float64Array(params.length), new Float64Array(params.length)] : [new Float64Array(params.length)];
+  const rng = new SeededRandom(22);
+  for (let step = 1; step <= 3; step++) {
+    for (let i = 0; i < params.length; i++) native.grads[i] = rng.normal() * 0.1;
+    const refGrads = Float64Array.from(native.grads);
+    const nn = native.optimizerStep(settings, step);
+    const nr = referenceOptimizerStep(refParams, refGrads, refState, settings, step);
+    closeScalar("grad norm", nn, nr, 1e-6);
+    // Float32 parameters round to 6e-8 relative; updates are lr-sized and computed to ~1e-6.
+    closeTensor(`${settings.kind} params after step ${step}`, native.params, refParams, 1e-6);
+    const st = native.optimizerState(settings.kind);
+    st.forEach((s, k) => closeTensor(`${settings.kind} state ${k}`, s, refState[k], 1e-5));
+  }
+  native.dispose();
+}
+
+const baseOpt: OptimizerSettings = { kind: "adam", lr: 1e-3, beta1: 0.9, beta2: 0.999, rho: 0.9, eps: 1e-8, weightDecay: 0, clipNorm: 0 };
+test("Adam step = TS transcription", { skip }, () => optimizerCase(baseOpt));
+test("Adam with clipping and weight decay = TS transcription", { skip }, () => optimizerCase({ ...baseOpt, clipNorm: 1, weightDecay: 0.01 }));
+test("RMSProp with clipping and weight decay = TS transcription", { skip }, () =>
+  optimizerCase({ ...baseOpt, kind: "rmsprop", lr: 1e-3, clipNorm: 0.5, weightDecay: 1e-3 }));
+test("RMSProp without clipping = TS transcription", { skip }, () => optimizerCase({ ...baseOpt, kind: "rmsprop", lr: 2e-4, rho: 0.95 }));
+
+test("decodeStep native = reference (soft and sampled)", { skip }, () => {
+  const params = makeParams(31);
+  const native = createNativeEngine(config, params)!;
+  const ref = new ReferenceEngine(config, Float64Array.from(params));
+  const rng = new SeededRandom(32);
+  const { numLocations: L, featureDim: D, vocabSize: K } = config;
+  const features = new Float32Array(2 * L * D).map(() => rng.normal());
+  const rowImage = Int32Array.from([0, 1, 1, 0]);
+  const cn = native.prepareDecode(features, 2);
+  const cr = ref.prepareDecode(features, 2);
+  const sn = native.initialState(cn, rowImage);
+  const sr = ref.initialState(cr, rowImage);
+  closeTensor("h0", sn.h, sr.h);
+  closeTensor("c0", sn.c, sr.c);
+  for (let step = 0; step < 3; step++) {
+    const tokens = new Int32Array(rowImage.length).map(() => rng.int(K));
+    const seed = step === 2 ? 99 : undefined;
+    const on = native.decodeStep(cn, rowImage, tokens, sn, seed);
+    const or = ref.decodeStep(cr, rowImage, tokens, sr, seed);
+    closeTensor(`step ${step} logProbs`, on.logProbs, or.logProbs, 1e-5);
+    closeTensor(`step ${step} alpha`, on.alpha, or.alpha);
+    closeTensor(`step ${step} beta`, on.beta, or.beta);
+    closeTensor(`step ${step} h`, sn.h, sr.h);
+    closeTensor(`step ${step} c`, sn.c, sr.c);
+  }
+  native.dispose();
+});
