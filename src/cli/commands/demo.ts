@@ -86,7 +86,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
   saveModel(modelDir, {
     config: res.config,
     vocab: res.vocab.toJSON(),
-    encoder: { name: "synthetic-shapes-features", gridSize: res.features.grid, L: res.config.numLocations, D: res.config.featureDim },
+    encoder: { spec: null, name: "synthetic-shapes-features", grid: [res.features.grid, res.features.grid], L: res.config.numLocations, D: res.config.featureDim },
     training: { task: "generated shapes", steps, seed: o.seed, exactMatch: res.exactMatch, localisation: loc },
     params: Float32Array.from(res.engine.params),
   });
