@@ -2,6 +2,7 @@
 // The `sat` command line. Each command lives in its own module under src/cli/commands and
 // registers itself on the shared commander program.
 import { Command, CommanderError } from "commander";
+import { registerCaptionCommand } from "./commands/caption.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerFeaturesCommand } from "./commands/features.js";
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerDemoCommand(program);
+  registerCaptionCommand(program);
   registerEvalCommand(program);
   registerFeaturesCommand(program);
   return program;
@@ -31,7 +33,10 @@ async function main(): Promise<void> {
       console.error(`sat: ${err.message}`);
       process.exit(2);
     }
-    throw err;
+    // Anything else is a bug or an environment problem: one line, the stack on request
+    // (and never through tfjs-wasm's uncaught-exception hook, which prints its whole source).
+    console.error(`sat: error: ${(err as Error)?.message ?? String(err)}${process.env.SAT_DEBUG ? `\n${(err as Error)?.stack ?? ""}` : " (SAT_DEBUG=1 shows the stack)"}`);
+    process.exit(1);
   }
 }
 

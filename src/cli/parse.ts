@@ -23,3 +23,9 @@ export function parseChoice<T extends string>(flag: string, v: string, choices: 
   if (!(choices as readonly string[]).includes(v)) throw new InvalidArgumentError(`${flag} must be one of ${choices.join(", ")} (got "${v}")`);
   return v as T;
 }
+
+export function parseNonNegativeNumber(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number >= 0 (got "${v}")`);
+  return n;
+}

@@ -131,12 +131,12 @@ export function beamSearch(engine: DecoderEngine, features: Float32Array, numIma
           cut[im].push({ tokens: h.tokens, logProb: h.logProb, score: score(h.logProb, h.tokens.length, a), alphas: h.alphas, betas: h.betas, finished: false });
         }
       }
-      // Without length normalisation log p only falls: once the best finished caption beats
-      // every live hypothesis, this image is done.
-      if (a === 0 && finished[im].length > 0) {
-        const bestDone = Math.max(...finished[im].map((f) => f.logProb));
+      // Without length normalisation log p only falls: once topN finished captions beat every
+      // live hypothesis, this image is done.
+      if (a === 0 && finished[im].length >= topN) {
+        const threshold = finished[im].map((f) => f.logProb).sort((x, y) => y - x)[topN - 1];
         const liveHere = nextRows.filter((c) => rowImage[c.parent] === im);
-        if (liveHere.every((c) => c.logProb <= bestDone)) nextRows.splice(nextRows.length - liveHere.length, liveHere.length);
+        if (liveHere.every((c) => c.logProb <= threshold)) nextRows.splice(nextRows.length - liveHere.length, liveHere.length);
       }
       if (finished[im].length >= W) {
         const liveHere = nextRows.filter((c) => rowImage[c.parent] === im).length;
