@@ -12,7 +12,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name("sat")
-    .description("Show, Attend and Tell: train, caption, evaluate and serve attention captioning models")
+    .description("Show, Attend and Tell: attention captioning models (demo training, captioning, feature extraction, evaluation)")
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerDemoCommand(program);
