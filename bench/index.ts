@@ -8,10 +8,12 @@ import { Command } from "commander";
 import { runEngineBench } from "./engine.js";
 import { runMetricsBench } from "./metrics.js";
 import { runEncoderBench } from "./encoder.js";
+import { runDecodeBench } from "./decode.js";
 
 type Suite = (opts: { json: boolean; quick: boolean }) => Promise<void>;
 const SUITES: Record<string, Suite> = {
   engine: runEngineBench,
+  decode: runDecodeBench,
   encoder: runEncoderBench,
   metrics: runMetricsBench,
 };

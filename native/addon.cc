@@ -166,17 +166,31 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return *info[i].As<Napi::External<sat::DecodeContext>>().Data();
   }
 
-  // initialState(params, handle, rowImage, hOut, cOut)
-  Napi::Value InitialState(const Napi::CallbackInfo& info) {
-    const char* fn = "initialState";
-    Napi::Env env = info.Env();
-    Decoder& d = dec(env, fn);
+  // The leading arguments of the decoding calls: params, the DecodeContext handle, and
+  // rowImage (which image each row decodes). rows == nullptr when there are no rows.
+  struct RowArgs {
+    Decoder& d;
+    float* params;
+    const sat::DecodeContext& ctx;
+    int* rows;
+    size_t N;
+  };
+  RowArgs rowArgs(const Napi::CallbackInfo& info, const char* fn) {
+    Decoder& d = dec(info.Env(), fn);
     float* params = f32(info, 0, fn, "params", d.off.total, "the parameter count");
     const sat::DecodeContext& ctx = handle(info, 1, fn);
     auto ri = typed<Napi::Int32Array>(info, 2, fn, "rowImage", napi_int32_array, "Int32Array");
     const size_t N = ri.ElementLength();
+    int* rows = N == 0 ? nullptr : i32(info, 2, fn, "rowImage", N, "rows", 0, ctx.numImages);
+    return {d, params, ctx, rows, N};
+  }
+
+  // initialState(params, handle, rowImage, hOut, cOut)
+  Napi::Value InitialState(const Napi::CallbackInfo& info) {
+    const char* fn = "initialState";
+    Napi::Env env = info.Env();
+    auto [d, params, ctx, rows, N] = rowArgs(info, fn);
     if (N == 0) return env.Undefined();
-    int* rows = i32(info, 2, fn, "rowImage", N, "rows", 0, ctx.numImages);
     float* h = f32(info, 3, fn, "h", N * d.dims.n, "rows*n");
     float* c = f32(info, 4, fn, "c", N * d.dims.n, "rows*n");
     d.initial_state(params, ctx, rows, (int)N, h, c);
@@ -187,14 +201,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     const char* fn = "decodeStep";
     Napi::Env env = info.Env();
-    Decoder& d = dec(env, fn);
-    const sat::Dims& dm = d.dims;
-    float* params = f32(info, 0, fn, "params", d.off.total, "the parameter count");
-    const sat::DecodeContext& ctx = handle(info, 1, fn);
-    auto ri = typed<Napi::Int32Array>(info, 2, fn, "rowImage", napi_int32_array, "Int32Array");
-    const size_t N = ri.ElementLength();
+    auto [d, params, ctx, rows, N] = rowArgs(info, fn);
     if (N == 0) return env.Undefined();
-    int* rows = i32(info, 2, fn, "rowImage", N, "rows", 0, ctx.numImages);
+    const sat::Dims& dm = d.dims;
     int* tokens = i32(info, 3, fn, "tokens", N, "rows", 0, dm.K);
     float* h = f32(info, 4, fn, "state.h", N * dm.n, "rows*n");
     float* c = f32(info, 5, fn, "state.c", N * dm.n, "rows*n");

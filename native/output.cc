@@ -39,16 +39,23 @@ void deep_output_backward(int R, int m, const float* u, float* dud, float p, uin
   }
 }
 
+// Adds the output bias to one row of logits in place and returns the row's maximum (the
+// shift that keeps exp() in range), shared by training and decoding.
+static inline float add_bias_row_max(float* l, const float* b_o, int K) {
+  float mx = -FLT_MAX;
+  for (int k = 0; k < K; k++) {
+    const float v = l[k] + b_o[k];
+    l[k] = v;
+    mx = v > mx ? v : mx;
+  }
+  return mx;
+}
+
 void softmax_xent(int R, int K, float* logits, const float* b_o, const int* targets, const float* mask, float invB, bool grad, double* logp) {
   #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
     float* l = logits + (size_t)r * K;
-    float mx = -FLT_MAX;
-    for (int k = 0; k < K; k++) {
-      const float v = l[k] + b_o[k];
-      l[k] = v;
-      mx = v > mx ? v : mx;
-    }
+    const float mx = add_bias_row_max(l, b_o, K);
     const int tgt = targets[r];
     const float shifted = l[tgt] - mx;
     float sum = 0.0f;
@@ -72,12 +79,7 @@ void log_softmax_rows(int R, int K, float* logits, const float* b_o) {
   #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
     float* l = logits + (size_t)r * K;
-    float mx = -FLT_MAX;
-    for (int k = 0; k < K; k++) {
-      const float v = l[k] + b_o[k];
-      l[k] = v;
-      mx = v > mx ? v : mx;
-    }
+    const float mx = add_bias_row_max(l, b_o, K);
     float sum = 0.0f;
     #pragma omp simd reduction(+ : sum)
     for (int k = 0; k < K; k++) sum += fast_exp(l[k] - mx);
