@@ -51,14 +51,8 @@ export interface ShardIndex {
   saturated: number;
 }
 
-export interface StoreManifest {
-  format: typeof STORE_FORMAT;
-  version: typeof STORE_VERSION;
-  dtype: "float16";
-  encoder: EncoderIdentity;
-  L: number;
-  D: number;
-  shardSize: number;
+/** The plan's header (everything but the id list) plus what extraction produced. */
+export interface StoreManifest extends Omit<StorePlan, "ids"> {
   images: number;
   encoded: number;
   shards: { file: string; ids: string[] }[];
