@@ -49,7 +49,7 @@ function sat(args: string[]): { status: number | null; stdout: string; stderr: s
 test("sat caption: JSON with per-word attention, figures, and a bad image reported and skipped", async () => {
   const { dir, model, photos } = await setup();
   const out = join(dir, "figures");
-  const r = sat(["caption", model, photos, "--json", "--top", "2", "--out", out]);
+  const r = sat(["caption", model, photos, "--json", "--top", "2", "--out", out, "--maps"]);
   assert.equal(r.status, 1, "exit status 1: one image could not be read");
   assert.match(r.stderr, /skipped .*broken\.jpg: /);
   assert.match(r.stderr, /1 of 3 images could not be read/);
@@ -69,8 +69,16 @@ test("sat caption: JSON with per-word attention, figures, and a bad image report
       assert.ok(c.words.every((w) => w !== "<unk>" && w !== "<start>" && w !== "<pad>"));
     }
   }
-  const figures = readdirSync(out).sort();
+  const files = readdirSync(out).sort();
+  const figures = files.filter((f) => /^attention-(blue|red)\.png$/.test(f));
   assert.deepEqual(figures, ["attention-blue.png", "attention-red.png"]);
+  // --maps: one PNG per word of the best caption (and <end>), numbered in order.
+  for (const res of results) {
+    const stem = `attention-${res.image.split("/").pop()!.replace(/\.\w+$/, "")}`;
+    const maps = files.filter((f) => f.startsWith(`${stem}-`));
+    assert.equal(maps.length, res.captions[0].attention.length);
+    res.captions[0].attention.forEach((a, k) => assert.ok(maps.includes(`${stem}-${k}-${a.word.replace(/[^\w-]/g, "_")}.png`)));
+  }
   const meta = await sharp(join(out, figures[0])).metadata();
   assert.equal(meta.format, "png");
 });

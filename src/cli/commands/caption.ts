@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { Captioner, type ImageCaptions } from "../../decode/captioner.js";
 import type { EngineChoice } from "../../model/engine-factory.js";
 import { ModelFileError } from "../../model/model-dir.js";
-import { renderAttentionFigure } from "../../viz/index.js";
+import { renderAttentionFigure, renderSingleMap } from "../../viz/index.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt } from "../parse.js";
 import { ProgressLine } from "../progress.js";
@@ -24,6 +24,7 @@ interface CaptionCliOptions {
   sampleLocations?: number;
   json?: boolean;
   out?: string;
+  maps?: boolean;
   batchSize: number;
   engine: EngineChoice;
   progress?: boolean;
@@ -43,6 +44,7 @@ export function registerCaptionCommand(program: Command): void {
     .option("--sample-locations <seed>", "hard attention: sample locations instead of using the expected α", (v) => parseNonNegativeInt("--sample-locations", v))
     .option("--json", "print JSON: captions, scores, and per word its α over the grid and β")
     .option("--out <dir>", "write an attention figure per image (attention-<name>.png) into this folder")
+    .option("--maps", "with --out, also write each word's map alone (attention-<name>-<k>-<word>.png)")
     .option("--batch-size <n>", "images encoded together", (v) => parsePositiveInt("--batch-size", v), 8)
     .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
     .option("--progress", "show progress even when stderr is not a terminal")
@@ -119,9 +121,16 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
         // The authors' σ = 20 px at the 224-pixel crop, scaled to this encoder's input.
         sigma: (20 * size) / 224,
       });
-      const path = join(dir, `attention-${basename(r.image, extname(r.image))}.png`);
+      const stem = `attention-${basename(r.image, extname(r.image))}`;
+      const path = join(dir, `${stem}.png`);
       writeFileSync(path, png);
       if (!o.json) process.stderr.write(`figure: ${path}\n`);
+      if (o.maps) {
+        for (const [k, a] of best.attention.entries()) {
+          const single = await renderSingleMap({ image: pixels.get(r.image)!, alpha: Float32Array.from(a.alpha), word: a.word, beta: a.beta, grid: grid[0], size, sigma: (20 * size) / 224 });
+          writeFileSync(join(dir, `${stem}-${k}-${a.word.replace(/[^\w-]/g, "_")}.png`), single.png);
+        }
+      }
     }
   }
   captioner.dispose();
