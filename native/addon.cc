@@ -197,7 +197,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return env.Undefined();
   }
 
-  // decodeStep(params, handle, rowImage, tokens, h, c, sampleSeed|null, logProbs, alpha, beta)
+  // decodeStep(params, handle, rowImage, tokens, h, c, sampleSeed|null, logProbs, alpha, beta, locations|null)
   Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     const char* fn = "decodeStep";
     Napi::Env env = info.Env();
@@ -212,7 +212,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
     float* lp = f32(info, 7, fn, "logProbs", N * dm.K, "rows*K");
     float* al = f32(info, 8, fn, "alpha", N * dm.L, "rows*L");
     float* be = f32(info, 9, fn, "beta", N, "rows");
-    d.decode_step(params, ctx, rows, tokens, (int)N, h, c, sample, seed, lp, al, be);
+    int* locs = sample && info.Length() > 10 && !info[10].IsNull() && !info[10].IsUndefined()
+                    ? i32(info, 10, fn, "locations", N, "rows", INT32_MIN, INT32_MAX)
+                    : nullptr;
+    d.decode_step(params, ctx, rows, tokens, (int)N, h, c, sample, seed, lp, al, be, locs);
     return env.Undefined();
   }
 

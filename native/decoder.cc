@@ -397,7 +397,7 @@ void Decoder::initial_state(const float* W, const DecodeContext& ctx, const int*
 }
 
 void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* rowImage, const int* tokens, int N, float* h, float* c,
-                          bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta) {
+                          bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta, int* locations) {
   const int K = dims.K, m = dims.m, n = dims.n, A = dims.A, D = dims.D, L = dims.L;
   const int nD = n + D, G4 = 4 * n;
   float* HZ = need(dHZd_, (size_t)N * nD);
@@ -425,7 +425,8 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
   st.w_att = W + off.w_att; st.b_att = W[off.b_att]; st.w_beta = W + off.w_beta; st.b_beta = W[off.b_beta];
   st.S = S; st.alpha = alpha; st.ldalpha = L; st.beta = beta; st.ldbeta = 1;
   st.ctx = cx; st.ldctx = D; st.z1 = HZ + n; st.ldz1 = nD; st.z2 = HO + n; st.ldz2 = nD;
-  st.sample = sample; st.locIn = nullptr; st.locOut = loc_.data(); st.ldloc = 1;
+  // Sampled locations go straight to the caller's array when it wants them.
+  st.sample = sample; st.locIn = nullptr; st.locOut = locations ? locations : loc_.data(); st.ldloc = 1;
   st.locSeedHash = hash32(sampleSeed ^ LOCATION_STREAM_XOR); st.T = 1; st.t = 0;
   attention_forward(st);
   gemm(false, false, N, G4, m, 1.0f, X, m, W + off.W_x, G4, 0.0f, G, G4);

@@ -223,7 +223,7 @@ class Decoder {
   void prepare_decode(const float* params, const float* feats, int numImages, DecodeContext& ctx);
   void initial_state(const float* params, const DecodeContext& ctx, const int* rowImage, int N, float* h, float* c);
   void decode_step(const float* params, const DecodeContext& ctx, const int* rowImage, const int* tokens, int N, float* h, float* c,
-                   bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta);
+                   bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta, int* locations);
   void release();
   size_t workspace_bytes() const { return wsBytes_; }
 

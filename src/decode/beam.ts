@@ -36,6 +36,8 @@ export interface BeamCaption {
   /** α of each emitted word ([L] each), <end> included when finished. */
   alphas: Float32Array[];
   betas: number[];
+  /** The sampled location of each word (hard attention with sampleLocationsSeed), else undefined. */
+  locations?: number[];
   finished: boolean;
 }
 
@@ -44,6 +46,7 @@ interface Hyp {
   logProb: number;
   alphas: Float32Array[];
   betas: number[];
+  locations?: number[];
 }
 
 function score(logProb: number, length: number, a: number): number {
@@ -116,6 +119,7 @@ export function beamSearch(engine: DecoderEngine, features: Float32Array, numIma
             score: score(c.logProb, len, a),
             alphas: [...h.alphas, r.alpha.slice(c.parent * L, (c.parent + 1) * L)],
             betas: [...h.betas, r.beta[c.parent]],
+            locations: r.locations ? [...(h.locations ?? []), r.locations[c.parent]] : undefined,
             finished: true,
           });
         } else if (!lastStep) {
@@ -128,7 +132,7 @@ export function beamSearch(engine: DecoderEngine, features: Float32Array, numIma
         // Hypotheses that never emitted <end>: kept as captions cut at maxLength.
         for (let row = r0; row < r1; row++) {
           const h = hyps[row];
-          cut[im].push({ tokens: h.tokens, logProb: h.logProb, score: score(h.logProb, h.tokens.length, a), alphas: h.alphas, betas: h.betas, finished: false });
+          cut[im].push({ tokens: h.tokens, logProb: h.logProb, score: score(h.logProb, h.tokens.length, a), alphas: h.alphas, betas: h.betas, locations: h.locations, finished: false });
         }
       }
       // Without length normalisation log p only falls: once topN finished captions beat every
@@ -162,6 +166,7 @@ export function beamSearch(engine: DecoderEngine, features: Float32Array, numIma
         logProb: cand.logProb,
         alphas: [...p.alphas, r.alpha.slice(cand.parent * L, (cand.parent + 1) * L)],
         betas: [...p.betas, r.beta[cand.parent]],
+        locations: r.locations ? [...(p.locations ?? []), r.locations[cand.parent]] : undefined,
       });
     });
     state = { h, c };

@@ -33,6 +33,8 @@ export interface WordAttention {
   /** α over the L locations (row-major over the encoder grid). */
   alpha: number[];
   beta: number;
+  /** Hard attention with sampled locations: the location attended (index into the grid). */
+  location?: number;
 }
 
 export interface CaptionCandidate {
@@ -101,7 +103,12 @@ export class Captioner {
       logProb: c.logProb,
       score: c.score,
       finished: c.finished,
-      attention: labels.map((word, i) => ({ word, alpha: Array.from(c.alphas[i]), beta: c.betas[i] })),
+      attention: labels.map((word, i) => ({
+        word,
+        alpha: Array.from(c.alphas[i]),
+        beta: c.betas[i],
+        ...(c.locations ? { location: c.locations[i] } : {}),
+      })),
     };
   }
 

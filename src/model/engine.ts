@@ -72,6 +72,8 @@ export interface DecodeStepResult {
   alpha: Float32Array;
   /** [N] gate β_t. */
   beta: Float32Array;
+  /** [N] the sampled location of each row (hard-attention sampling only). */
+  locations?: Int32Array;
 }
 
 /** Per-image decoding context: features plus the once-per-image projection W_a a + b_a. */

@@ -535,6 +535,7 @@ export class ReferenceEngine implements DecoderEngine {
     const logProbs = new Float32Array(N * K);
     const alphaOut = new Float32Array(N * L);
     const betaOut = new Float32Array(N);
+    const locations = sampleSeed === undefined ? undefined : new Int32Array(N);
     const a = this.decodeFeatures!;
     for (let r = 0; r < N; r++) {
       const im = checkRowImage(rowImage, r, ctx.numImages);
@@ -543,6 +544,7 @@ export class ReferenceEngine implements DecoderEngine {
       const cprev = new this.F(state.c.subarray(r * n, (r + 1) * n));
       const att = this.attend(this.decodeP[im], hprev);
       const loc = sampleSeed === undefined ? -1 : sampleLocation(att.alpha, uniform((sampleSeed ^ LOCATION_STREAM_XOR) >>> 0, r));
+      if (locations) locations[r] = loc;
       const c = this.context(a, ao, att.alpha, loc);
       const z = new this.F(D);
       for (let d = 0; d < D; d++) z[d] = att.beta * c[d];
@@ -556,7 +558,7 @@ export class ReferenceEngine implements DecoderEngine {
       state.h.set(st.h, r * n);
       state.c.set(st.c, r * n);
     }
-    return { logProbs, alpha: alphaOut, beta: betaOut };
+    return locations ? { logProbs, alpha: alphaOut, beta: betaOut, locations } : { logProbs, alpha: alphaOut, beta: betaOut };
   }
 
   // ---- optimiser ----

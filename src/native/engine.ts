@@ -33,7 +33,7 @@ interface AddonEngine {
   initialState(params: Float32Array, handle: unknown, rowImage: Int32Array, h: Float32Array, c: Float32Array): void;
   decodeStep(
     params: Float32Array, handle: unknown, rowImage: Int32Array, tokens: Int32Array, h: Float32Array, c: Float32Array,
-    sampleSeed: number | null, logProbs: Float32Array, alpha: Float32Array, beta: Float32Array,
+    sampleSeed: number | null, logProbs: Float32Array, alpha: Float32Array, beta: Float32Array, locations: Int32Array | null,
   ): void;
   optimizerStep(
     params: Float32Array, grads: Float32Array, kind: number, lr: number, beta1: number, beta2: number, rho: number, eps: number,
@@ -173,9 +173,10 @@ export class NativeEngine implements DecoderEngine {
     const logProbs = new Float32Array(N * K);
     const alpha = new Float32Array(N * L);
     const beta = new Float32Array(N);
+    const locations = sampleSeed === undefined ? null : new Int32Array(N);
     this.e.decodeStep(this.params, this.handle(ctx, "decodeStep"), rowImage, tokens, state.h, state.c,
-      sampleSeed === undefined ? null : sampleSeed >>> 0, logProbs, alpha, beta);
-    return { logProbs, alpha, beta };
+      sampleSeed === undefined ? null : sampleSeed >>> 0, logProbs, alpha, beta, locations);
+    return locations ? { logProbs, alpha, beta, locations } : { logProbs, alpha, beta };
   }
 
   optimizerState(kind: OptimizerKind): Float32Array[] {

@@ -92,6 +92,15 @@ test("sat caption: text output, one line per image", async () => {
   assert.match(lines[0], /red\.png\t/);
 });
 
+test("sat caption --sample-locations: every word reports the location it attended", async () => {
+  const { model, photos } = await setup();
+  const r = sat(["caption", model, join(photos, "red.png"), "--json", "--sample-locations", "9"]);
+  assert.equal(r.status, 0, r.stderr);
+  const [res] = JSON.parse(r.stdout) as { captions: { attention: { location?: number }[] }[] }[];
+  assert.ok(res.captions[0].attention.length > 0);
+  for (const a of res.captions[0].attention) assert.ok(Number.isInteger(a.location) && a.location! >= 0 && a.location! < 64);
+});
+
 test("sat caption: a model directory that is not one gives a one-line error", () => {
   const r = sat(["caption", "/nonexistent-model", "x.jpg"]);
   assert.equal(r.status, 2);

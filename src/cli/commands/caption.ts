@@ -116,6 +116,8 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
         words: best.attention.map((a) => a.word),
         alphas: best.attention.map((a) => Float32Array.from(a.alpha)),
         betas: best.attention.map((a) => a.beta),
+        // Sampled hard attention: mark the attended cell instead of relying on α alone.
+        locations: best.attention.every((a) => a.location !== undefined) ? best.attention.map((a) => a.location!) : undefined,
         grid: grid[0],
         size,
         // The authors' σ = 20 px at the 224-pixel crop, scaled to this encoder's input.
@@ -127,7 +129,7 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
       if (!o.json) process.stderr.write(`figure: ${path}\n`);
       if (o.maps) {
         for (const [k, a] of best.attention.entries()) {
-          const single = await renderSingleMap({ image: pixels.get(r.image)!, alpha: Float32Array.from(a.alpha), word: a.word, beta: a.beta, grid: grid[0], size, sigma: (20 * size) / 224 });
+          const single = await renderSingleMap({ image: pixels.get(r.image)!, alpha: Float32Array.from(a.alpha), word: a.word, beta: a.beta, location: a.location, grid: grid[0], size, sigma: (20 * size) / 224 });
           writeFileSync(join(dir, `${stem}-${k}-${a.word.replace(/[^\w-]/g, "_")}.png`), single.png);
         }
       }
