@@ -42,7 +42,7 @@ test("beam search: native and reference agree on captions, scores and α", { ski
   const b = beamSearch(ref, features, N, opts);
   for (let i = 0; i < N; i++) {
     assert.deepEqual(a[i][0].tokens, b[i][0].tokens);
-    assert.ok(a[i][0].locations && a[i][0].locations.length === a[i][0].alphas.length);
+    assert.equal(a[i][0].locations?.length, a[i][0].alphas.length);
     assert.deepEqual(a[i][0].locations, b[i][0].locations);
     for (const l of a[i][0].locations!) assert.ok(l >= 0 && l < config.numLocations);
   }
