@@ -59,6 +59,43 @@ export class ModelFileError extends Error {
   override name = "ModelFileError";
 }
 
+/**
+ * Writes a float32 buffer as a weights file (header + little-endian data), atomically.
+ * Returns the CRC-32 of the data. Also used for optimiser state in checkpoints.
+ */
+export function writeFloatFile(path: string, values: Float32Array): number {
+  const data = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const crc = crc32(data);
+  const header = new DataView(new ArrayBuffer(16));
+  header.setUint32(0, WEIGHTS_MAGIC, true);
+  header.setUint32(4, 1, true);
+  header.setUint32(8, values.length, true);
+  header.setUint32(12, crc, true);
+  const file = new Uint8Array(16 + data.byteLength);
+  file.set(new Uint8Array(header.buffer), 0);
+  file.set(data, 16);
+  writeFileAtomic(path, file);
+  return crc;
+}
+
+/** Reads and validates a weights file of exactly `count` floats. */
+export function readFloatFile(path: string, count: number): { values: Float32Array; crc: number } {
+  if (!existsSync(path)) throw new ModelFileError(`${path}: not found`);
+  const buf = readFileSync(path);
+  if (buf.byteLength < 16) throw new ModelFileError(`${path}: truncated (${buf.byteLength} bytes, header is 16)`);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (dv.getUint32(0, true) !== WEIGHTS_MAGIC) throw new ModelFileError(`${path}: not a show-attend-tell weights file (bad magic)`);
+  const n = dv.getUint32(8, true);
+  if (n !== count) throw new ModelFileError(`${path}: holds ${n} parameters, the config needs ${count}`);
+  if (buf.byteLength !== 16 + 4 * count) throw new ModelFileError(`${path}: truncated or padded (${buf.byteLength} bytes, expected ${16 + 4 * count})`);
+  const data = buf.subarray(16);
+  const crc = crc32(data);
+  if (crc !== dv.getUint32(12, true)) throw new ModelFileError(`${path}: CRC-32 mismatch (file corrupted)`);
+  const values = new Float32Array(count);
+  new Uint8Array(values.buffer).set(data);
+  return { values, crc };
+}
+
 export function saveModel(
   dir: string,
   m: { config: ModelConfig; vocab: VocabularyJSON; encoder: ModelEncoderInfo; training?: Record<string, unknown>; params: Float32Array },
@@ -69,17 +106,7 @@ export function saveModel(
     throw new ModelFileError(`saveModel: vocabulary has ${m.vocab.words.length} words but config.vocabSize is ${m.config.vocabSize}`);
   }
   mkdirSync(dir, { recursive: true });
-  const data = new Uint8Array(m.params.buffer, m.params.byteOffset, m.params.byteLength);
-  const crc = crc32(data);
-  const header = new DataView(new ArrayBuffer(16));
-  header.setUint32(0, WEIGHTS_MAGIC, true);
-  header.setUint32(4, 1, true);
-  header.setUint32(8, total, true);
-  header.setUint32(12, crc, true);
-  const file = new Uint8Array(16 + data.byteLength);
-  file.set(new Uint8Array(header.buffer), 0);
-  file.set(data, 16);
-  writeFileAtomic(join(dir, "weights.bin"), file);
+  const crc = writeFloatFile(join(dir, "weights.bin"), m.params);
   const meta: ModelFile = {
     format: MODEL_FORMAT,
     version: MODEL_FORMAT_VERSION,
@@ -122,17 +149,7 @@ export function loadModel(dir: string): LoadedModel {
   const total = paramLayout(config).total;
   const wPath = join(dir, meta.weights?.file ?? "weights.bin");
   if (!existsSync(wPath)) throw new ModelFileError(`${wPath}: not found`);
-  const buf = readFileSync(wPath);
-  if (buf.byteLength < 16) throw new ModelFileError(`${wPath}: truncated (${buf.byteLength} bytes, header is 16)`);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (dv.getUint32(0, true) !== WEIGHTS_MAGIC) throw new ModelFileError(`${wPath}: not a show-attend-tell weights file (bad magic)`);
-  const count = dv.getUint32(8, true);
-  if (count !== total) throw new ModelFileError(`${wPath}: holds ${count} parameters, the config needs ${total}`);
-  if (buf.byteLength !== 16 + 4 * total) throw new ModelFileError(`${wPath}: truncated or padded (${buf.byteLength} bytes, expected ${16 + 4 * total})`);
-  const data = buf.subarray(16);
-  const crc = crc32(data);
-  if (crc !== dv.getUint32(12, true) || crc !== meta.weights.crc32) throw new ModelFileError(`${wPath}: CRC-32 mismatch (file corrupted or not the weights model.json describes)`);
-  const params = new Float32Array(total);
-  new Uint8Array(params.buffer).set(data);
+  const { values: params, crc } = readFloatFile(wPath, total);
+  if (crc !== meta.weights.crc32) throw new ModelFileError(`${wPath}: CRC-32 mismatch (file corrupted or not the weights model.json describes)`);
   return { meta: { ...meta, config }, vocab, params };
 }
