@@ -4,6 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { registerCaptionCommand } from "./commands/caption.js";
 import { registerDemoCommand } from "./commands/demo.js";
+import { registerTrainCommand } from "./commands/train.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerFeaturesCommand } from "./commands/features.js";
 import { UserError } from "./errors.js";
@@ -12,11 +13,12 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name("sat")
-    .description("Show, Attend and Tell: attention captioning models (demo training, captioning, feature extraction, evaluation)")
+    .description("Show, Attend and Tell: attention captioning models (training, captioning, feature extraction, evaluation)")
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerDemoCommand(program);
   registerCaptionCommand(program);
+  registerTrainCommand(program);
   registerEvalCommand(program);
   registerFeaturesCommand(program);
   return program;

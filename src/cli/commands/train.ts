@@ -1,0 +1,133 @@
+/**
+ * `sat train`: trains a soft- or hard-attention model on a dataset whose features were
+ * extracted with `sat features` (src/train/run.ts does the work).
+ */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { ConfigError, type ModelConfig } from "../../model/config.js";
+import type { OptimizerSettings } from "../../model/engine.js";
+import type { EngineChoice } from "../../model/engine-factory.js";
+import { ModelFileError } from "../../model/model-dir.js";
+import { DEFAULT_TRAIN_OPTIONS, runTraining, type TrainRunOptions } from "../../train/run.js";
+import { UserError } from "../errors.js";
+import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
+import { ProgressLine } from "../progress.js";
+
+interface TrainCliOptions {
+  data: string;
+  features: string;
+  out: string;
+  config?: string;
+  attention?: "soft" | "hard";
+  vocabSize: number;
+  batchSize: number;
+  optimizer: "adam" | "rmsprop";
+  lr: number;
+  clip: number;
+  epochs: number;
+  maxSteps: number;
+  valEvery: number;
+  valImages: number;
+  beam: number;
+  patience: number;
+  checkpointEvery: number;
+  seed: number;
+  resume?: boolean;
+  engine: EngineChoice;
+  progress?: boolean;
+}
+
+const d = DEFAULT_TRAIN_OPTIONS;
+
+export function registerTrainCommand(program: Command): void {
+  program
+    .command("train")
+    .description("train an attention captioning model on a dataset with extracted features (sat features)")
+    .requiredOption("--data <path>", "dataset: Flickr8k folder, Karpathy/COCO JSON, or JSONL/CSV (train and val splits)")
+    .requiredOption("--features <dir>", "feature store made by sat features from the same dataset")
+    .requiredOption("--out <dir>", "run folder: best/ (best model by validation BLEU-4), checkpoint/, log.jsonl")
+    .option("--config <file>", "JSON file of model config fields (hiddenDim, dropout, alphaC, attention, ...)")
+    .option("--attention <type>", "soft or hard (overrides --config)", (v) => parseChoice("--attention", v, ["soft", "hard"]))
+    .option("--vocab-size <k>", "vocabulary: top-K training words, special tokens included", (v) => parsePositiveInt("--vocab-size", v), d.vocabSize)
+    .option("--batch-size <n>", "captions per minibatch (all of one length)", (v) => parsePositiveInt("--batch-size", v), d.batchSize)
+    .option("--optimizer <name>", "rmsprop (the paper's for Flickr8k) or adam", (v) => parseChoice("--optimizer", v, ["adam", "rmsprop"]), d.optimizer.kind)
+    .option("--lr <x>", "learning rate", (v) => parsePositiveNumber("--lr", v), d.optimizer.lr)
+    .option("--clip <x>", "gradient-norm clipping (0 = off)", (v) => parseNonNegativeNumber("--clip", v), d.optimizer.clipNorm)
+    .option("--epochs <n>", "passes over the training captions", (v) => parsePositiveInt("--epochs", v), d.epochs)
+    .option("--max-steps <n>", "stop after this many steps in total (0 = no limit)", (v) => parseNonNegativeInt("--max-steps", v), d.maxSteps)
+    .option("--val-every <n>", "validate (beam search + BLEU-4) every n steps", (v) => parsePositiveInt("--val-every", v), d.valEvery)
+    .option("--val-images <n>", "validate on the first n validation images (0 = all)", (v) => parseNonNegativeInt("--val-images", v), d.valImages)
+    .option("--beam <n>", "beam width for validation", (v) => parsePositiveInt("--beam", v), d.beamWidth)
+    .option("--patience <n>", "stop after n validations without improvement (0 = never)", (v) => parseNonNegativeInt("--patience", v), d.patience)
+    .option("--checkpoint-every <n>", "write a checkpoint every n steps", (v) => parsePositiveInt("--checkpoint-every", v), d.checkpointEvery)
+    .option("--seed <n>", "random seed", (v) => parseNonNegativeInt("--seed", v), d.seed)
+    .option("--resume", "continue from <out>/checkpoint exactly where it stopped")
+    .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
+    .option("--progress", "show the progress line even when stderr is not a terminal")
+    .action(async (o: TrainCliOptions) => runTrainCommand(o));
+}
+
+function readConfigFile(path: string): Partial<ModelConfig> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  try {
+    const j = JSON.parse(text) as unknown;
+    if (!j || typeof j !== "object" || Array.isArray(j)) throw new Error("expected a JSON object of model config fields");
+    return j as Partial<ModelConfig>;
+  } catch (e) {
+    throw new UserError(`${path}: ${(e as Error).message}`);
+  }
+}
+
+async function runTrainCommand(o: TrainCliOptions): Promise<void> {
+  const model: TrainRunOptions["model"] = o.config ? readConfigFile(o.config) : {};
+  for (const k of ["vocabSize", "featureDim", "numLocations"] as const) {
+    if (k in model) throw new UserError(`${o.config}: ${k} comes from the data (vocabulary, feature store), not the config`);
+  }
+  if (o.attention) model.attention = o.attention;
+  const optimizer: OptimizerSettings = { ...d.optimizer, kind: o.optimizer, lr: o.lr, clipNorm: o.clip };
+  let progress: ProgressLine | null = null;
+  let lastVal = "";
+  try {
+    const res = await runTraining({
+      data: o.data,
+      features: o.features,
+      out: o.out,
+      model,
+      vocabSize: o.vocabSize,
+      batchSize: o.batchSize,
+      optimizer,
+      epochs: o.epochs,
+      maxSteps: o.maxSteps,
+      valEvery: o.valEvery,
+      valImages: o.valImages,
+      beamWidth: o.beam,
+      patience: o.patience,
+      checkpointEvery: o.checkpointEvery,
+      seed: o.seed,
+      resume: !!o.resume,
+      engine: o.engine,
+      onStep: (s, trainer) => {
+        const total = o.maxSteps > 0 ? Math.min(o.maxSteps, o.epochs * trainer.sampler.batchesPerEpoch) : o.epochs * trainer.sampler.batchesPerEpoch;
+        progress ??= new ProgressLine({ total, label: "train", force: o.progress });
+        progress.update(s.step, `epoch ${trainer.epochProgress.toFixed(2)} loss/word ${s.nllPerWord.toFixed(3)} ${(s.captions / (s.ms / 1000)).toFixed(0)} capt/s${lastVal}`);
+      },
+      onValidation: (v) => {
+        lastVal = ` val BLEU-4 ${(100 * v.bleu4).toFixed(2)} (best ${(100 * v.best).toFixed(2)})`;
+        if (!process.stderr.isTTY && !o.progress) console.error(`step ${v.step}: validation BLEU-4 ${(100 * v.bleu4).toFixed(2)}${v.improved ? " (best so far, saved)" : ""}`);
+      },
+    });
+    (progress as ProgressLine | null)?.done();
+    console.log(`stopped after ${res.steps} steps (${res.stoppedBy}); best validation BLEU-4 ${res.bestBleu4 >= 0 ? (100 * res.bestBleu4).toFixed(2) : "n/a"}`);
+    console.log(`best model: ${res.bestDir}`);
+    console.log(`checkpoint: ${res.checkpointDir} (continue with --resume)`);
+    if (res.stoppedBy === "signal") process.exitCode = 130;
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof ModelFileError) throw new UserError(e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * A full training run on a captioned dataset with precomputed features (`sat train`):
+ * vocabulary from the training split, the paper's length-bucketed minibatches, periodic
+ * validation by free-running decoding scored with BLEU-4, early stopping with patience
+ * keeping the best model, atomic checkpoints (at an interval, at the end, and on
+ * SIGINT/SIGTERM), `resume` continuing bit for bit, and a JSONL log.
+ */
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { loadDataset, type CaptionDataset, type ImageEntry } from "../data/datasets.js";
+import { FeatureStore } from "../data/feature-store.js";
+import { Vocabulary, START, END, PAD, UNK } from "../data/vocab.js";
+import { beamSearch } from "../decode/beam.js";
+import { resolveModelConfig, type ModelConfig } from "../model/config.js";
+import { DEFAULT_OPTIMIZER, type OptimizerSettings } from "../model/engine.js";
+import { createEngine, type EngineChoice } from "../model/engine-factory.js";
+import { initParams } from "../model/init.js";
+import { saveModel, type ModelEncoderInfo } from "../model/model-dir.js";
+import { scoreCaptions } from "../metrics/index.js";
+import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { Trainer, type CaptionCorpus, type StepLog } from "./trainer.js";
+
+export interface TrainRunOptions {
+  data: string;
+  features: string;
+  out: string;
+  /** Model config fields to override (sizes, attention, dropout, alphaC, ...). */
+  model: Partial<Omit<ModelConfig, "vocabSize" | "featureDim" | "numLocations">>;
+  /** Vocabulary: the top-K words of the training split (K counts the 4 special tokens). */
+  vocabSize: number;
+  batchSize: number;
+  optimizer: OptimizerSettings;
+  epochs: number;
+  /** Stop after this many steps in total (0 = no limit). */
+  maxSteps: number;
+  /** Validate every this many steps. */
+  valEvery: number;
+  /** Validate on at most this many validation images (0 = all). */
+  valImages: number;
+  beamWidth: number;
+  /** Stop after this many validations without a better BLEU-4 (0 = never). */
+  patience: number;
+  checkpointEvery: number;
+  seed: number;
+  resume: boolean;
+  engine: EngineChoice;
+  onStep?: (log: StepLog, trainer: Trainer) => void;
+  onValidation?: (v: ValidationResult) => void;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | "out"> = {
+  model: {},
+  vocabSize: 10000,
+  batchSize: 64,
+  // The paper trained Flickr8k with RMSProp.
+  optimizer: { ...DEFAULT_OPTIMIZER, kind: "rmsprop", lr: 1e-3, clipNorm: 5 },
+  epochs: 20,
+  maxSteps: 0,
+  valEvery: 500,
+  valImages: 0,
+  beamWidth: 3,
+  patience: 5,
+  checkpointEvery: 500,
+  seed: 1,
+  resume: false,
+  engine: "auto",
+};
+
+export interface ValidationResult {
+  step: number;
+  epoch: number;
+  bleu4: number;
+  bleu4NoBp: number;
+  best: number;
+  improved: boolean;
+  seconds: number;
+}
+
+export interface TrainRunResult {
+  steps: number;
+  bestBleu4: number;
+  bestDir: string;
+  checkpointDir: string;
+  stoppedBy: "epochs" | "max-steps" | "patience" | "signal";
+}
+
+function usable(ds: CaptionDataset, store: FeatureStore, split: string): ImageEntry[] {
+  return ds.images.filter((im) => im.split === split && im.captions.length > 0 && store.has(im.id));
+}
+
+export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  const ds = loadDataset(o.data);
+  const store = FeatureStore.open(o.features);
+  const train = usable(ds, store, "train");
+  const val = usable(ds, store, "val").slice(0, o.valImages > 0 ? o.valImages : undefined);
+  if (train.length === 0) throw new Error(`${o.data}: no training images with features in ${o.features}`);
+  mkdirSync(o.out, { recursive: true });
+  const ckptDir = join(o.out, "checkpoint");
+  const bestDir = join(o.out, "best");
+  const logPath = join(o.out, "log.jsonl");
+  const log = (entry: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify(entry) + "\n");
+
+  const ckpt = o.resume && (existsSync(ckptDir) || existsSync(`${ckptDir}.old`)) ? loadCheckpoint(ckptDir) : null;
+  if (o.resume && !ckpt) throw new Error(`${ckptDir}: nothing to resume (no checkpoint)`);
+  const vocab = ckpt ? ckpt.model.vocab : Vocabulary.build(train.flatMap((im) => im.captions), { maxSize: o.vocabSize });
+  const config = ckpt
+    ? ckpt.model.meta.config
+    : resolveModelConfig({ ...o.model, vocabSize: vocab.size, featureDim: store.D, numLocations: store.L });
+  const grid = Math.round(Math.sqrt(store.L));
+  const encoder: ModelEncoderInfo = {
+    spec: null,
+    name: store.encoder.name,
+    grid: [grid, store.L / grid],
+    L: store.L,
+    D: store.D,
+    identity: store.encoder,
+  };
+  // The store's encoder identity says which network made the features; the spec to rebuild
+  // it is the default ResNet-50 unless the identity names another.
+  if (store.encoder.name.startsWith("resnet50")) encoder.spec = { kind: "resnet50", layer: store.encoder.layer };
+
+  const captionImage: number[] = [];
+  const captionTokens: Int32Array[] = [];
+  train.forEach((im, i) =>
+    im.captions.forEach((c) => {
+      captionImage.push(i);
+      captionTokens.push(Int32Array.from(vocab.encode(c).slice(0, -1)));
+    }),
+  );
+  const corpus: CaptionCorpus = {
+    numImages: train.length,
+    readFeatures: (image, out, offset) => void store.read(train[image].id, out, offset),
+    captionImage: Int32Array.from(captionImage),
+    captionTokens,
+  };
+  const engine = createEngine(config, ckpt ? ckpt.model.params : initParams(config, o.seed), o.engine);
+  const trainer = new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer: ckpt ? ckpt.optimizer : o.optimizer, startId: START, endId: END });
+  let best = -1;
+  let sinceBest = 0;
+  if (ckpt) {
+    restoreCheckpoint(ckpt, engine, trainer);
+    best = Number(ckpt.extra.bestBleu4 ?? -1);
+    sinceBest = Number(ckpt.extra.sinceBest ?? 0);
+  }
+
+  const checkpoint = () =>
+    saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, extra: { bestBleu4: best, sinceBest, data: o.data, features: o.features } });
+
+  const validate = (): ValidationResult => {
+    const started = performance.now();
+    const hyps: Record<string, string> = {};
+    const refs: Record<string, string[]> = {};
+    const LD = store.L * store.D;
+    for (let s = 0; s < val.length; s += 64) {
+      const chunk = val.slice(s, s + 64);
+      const feats = store.readBatch(chunk.map((im) => im.id), new Float32Array(chunk.length * LD));
+      const out = beamSearch(engine, feats, chunk.length, { startId: START, endId: END, beamWidth: o.beamWidth, maxLength: 20, suppress: [PAD, START, UNK] });
+      chunk.forEach((im, k) => {
+        hyps[im.id] = vocab.decode(out[k][0].tokens).join(" ");
+        refs[im.id] = im.captions;
+      });
+    }
+    const sc = scoreCaptions(refs, hyps, { meteor: false });
+    const bleu4 = sc.bleu[3];
+    const improved = bleu4 > best;
+    if (improved) {
+      best = bleu4;
+      sinceBest = 0;
+      saveModel(bestDir, {
+        config,
+        vocab: vocab.toJSON(),
+        encoder,
+        training: { step: trainer.step, epoch: trainer.epochProgress, valBleu4: bleu4, valImages: val.length, data: o.data },
+        params: Float32Array.from(engine.params),
+      });
+    } else {
+      sinceBest++;
+    }
+    return { step: trainer.step, epoch: trainer.epochProgress, bleu4, bleu4NoBp: sc.bleu_nobp[3], best, improved, seconds: (performance.now() - started) / 1000 };
+  };
+
+  let stop: TrainRunResult["stoppedBy"] | null = null;
+  const onSignal = () => {
+    stop = "signal";
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const totalSteps = o.epochs * trainer.sampler.batchesPerEpoch;
+    while (!stop) {
+      if (o.maxSteps > 0 && trainer.step >= o.maxSteps) {
+        stop = "max-steps";
+        break;
+      }
+      if (trainer.step >= totalSteps) {
+        stop = "epochs";
+        break;
+      }
+      const s = trainer.trainStep();
+      o.onStep?.(s, trainer);
+      log({ type: "step", step: s.step, epoch: trainer.epochProgress, mode: s.mode, loss: s.loss, nllPerWord: s.nllPerWord, entropy: s.attentionEntropy, gradNorm: s.gradNorm, ms: s.ms });
+      if (val.length > 0 && trainer.step % o.valEvery === 0) {
+        const v = validate();
+        log({ type: "validation", ...v });
+        o.onValidation?.(v);
+        if (o.patience > 0 && sinceBest >= o.patience) stop = "patience";
+      }
+      if (trainer.step % o.checkpointEvery === 0) checkpoint();
+      // Let a pending SIGINT/SIGTERM be delivered between steps.
+      await new Promise((r) => setImmediate(r));
+    }
+    checkpoint();
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    engine.dispose();
+    store.close();
+  }
+  return { steps: trainer.step, bestBleu4: best, bestDir, checkpointDir: ckptDir, stoppedBy: stop ?? "epochs" };
+}

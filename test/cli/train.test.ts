@@ -1,0 +1,60 @@
+// `sat train` end to end on the generated task's image variant: rendered PNGs + captions.jsonl,
+// features from a tiny tfjs encoder (sat features), then training with validation, the best
+// model saved, a JSONL log, a checkpoint, and --resume continuing from the step it stopped at.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildTinyModel } from "../encoder/tiny-model.js";
+import { generateSplits, writeImageDataset } from "../../src/data/synthetic/index.js";
+import { loadModel } from "../../src/model/model-dir.js";
+
+const root = new URL("../..", import.meta.url).pathname;
+function sat(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/index.ts"), ...args], { cwd: root, encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("sat train: validation, best model, log, checkpoint and exact resume", async () => {
+  const work = mkdtempSync(join(tmpdir(), "sat-train-"));
+  await writeImageDataset(join(work, "shapes"), generateSplits({ train: 40, val: 8, test: 0, seed: 3, maxCaptions: 2 }));
+  const data = join(work, "shapes", "captions.jsonl");
+  const encoder = await buildTinyModel(join(work, "tiny"), 16);
+  const store = join(work, "features");
+  const f = sat(["features", "--data", data, "--out", store, "--encoder", encoder, "--layer", "mixed"]);
+  assert.equal(f.status, 0, f.stderr);
+
+  const run = join(work, "run");
+  const common = ["train", "--data", data, "--features", store, "--out", run, "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003"];
+  const first = sat([...common, "--max-steps", "20"]);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /stopped after 20 steps \(max-steps\); best validation BLEU-4 \d+\.\d\d/);
+  const best = loadModel(join(run, "best"));
+  assert.equal(best.meta.config.numLocations, 64);
+  assert.equal(best.meta.config.featureDim, 5);
+  assert.ok(best.vocab.has("circle"));
+
+  const resumed = sat([...common, "--max-steps", "30", "--resume"]);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, /stopped after 30 steps/);
+  const entries = readFileSync(join(run, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number; loss?: number; bleu4?: number });
+  const steps = entries.filter((e) => e.type === "step").map((e) => e.step);
+  assert.deepEqual(steps, Array.from({ length: 30 }, (_, i) => i + 1), "the resumed run continues at step 21");
+  const vals = entries.filter((e) => e.type === "validation");
+  assert.deepEqual(vals.map((v) => v.step), [10, 20, 30]);
+  for (const v of vals) assert.ok(v.bleu4! >= 0 && v.bleu4! <= 1);
+
+  // The same 30 steps without the interruption give the same losses.
+  const straight = sat(["train", ...common.slice(1).map((a) => (a === run ? join(work, "run2") : a)), "--max-steps", "30"]);
+  assert.equal(straight.status, 0, straight.stderr);
+  const losses = (p: string) => readFileSync(p, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "step").map((e) => e.loss);
+  assert.deepEqual(losses(join(run, "log.jsonl")), losses(join(work, "run2", "log.jsonl")));
+});
+
+test("sat train: a config naming a data-derived field is refused in one line", async () => {
+  const r = sat(["train", "--data", "x.jsonl", "--features", "y", "--out", "z", "--config", "/nonexistent.json"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^sat: \/nonexistent\.json: cannot read/);
+});
