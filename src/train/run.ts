@@ -5,7 +5,7 @@
  * keeping the best model, atomic checkpoints (at an interval, at the end, and on
  * SIGINT/SIGTERM), `resume` continuing bit for bit, and a JSONL log.
  */
-import { appendFileSync, existsSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadDataset, type CaptionDataset, type ImageEntry } from "../data/datasets.js";
 import { FeatureStore } from "../data/feature-store.js";
@@ -18,6 +18,8 @@ import { initParams } from "../model/init.js";
 import { saveModel, type ModelEncoderInfo } from "../model/model-dir.js";
 import { scoreCaptions } from "../metrics/index.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { renderTrainingCurves, type TrainingCurves } from "../viz/curves.js";
+import { writeFileAtomic } from "../data/feature-store.js";
 import { Trainer, type CaptionCorpus, type StepLog } from "./trainer.js";
 
 export interface TrainRunOptions {
@@ -99,6 +101,19 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const bestDir = join(o.out, "best");
   const logPath = join(o.out, "log.jsonl");
   const log = (entry: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify(entry) + "\n");
+  // Curves are redrawn from the whole log (a resumed run's earlier steps included).
+  const drawCurves = () => {
+    const c: TrainingCurves = { loss: [], bleu4: [], entropy: [] };
+    for (const line of readFileSync(logPath, "utf8").split("\n")) {
+      if (!line) continue;
+      const e = JSON.parse(line) as { type: string; step: number; nllPerWord?: number; entropy?: number; bleu4?: number };
+      if (e.type === "step") {
+        c.loss.push({ step: e.step, value: e.nllPerWord! });
+        c.entropy.push({ step: e.step, value: e.entropy! });
+      } else if (e.type === "validation") c.bleu4.push({ step: e.step, value: e.bleu4! });
+    }
+    writeFileAtomic(join(o.out, "curves.svg"), renderTrainingCurves(c));
+  };
 
   const ckpt = o.resume && (existsSync(ckptDir) || existsSync(`${ckptDir}.old`)) ? loadCheckpoint(ckptDir) : null;
   if (o.resume && !ckpt) throw new Error(`${ckptDir}: nothing to resume (no checkpoint)`);
@@ -202,6 +217,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       if (val.length > 0 && trainer.step % o.valEvery === 0) {
         const v = validate();
         log({ type: "validation", ...v });
+        drawCurves();
         o.onValidation?.(v);
         if (o.patience > 0 && sinceBest >= o.patience) stop = "patience";
       }

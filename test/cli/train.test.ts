@@ -46,6 +46,12 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   assert.deepEqual(vals.map((v) => v.step), [10, 20, 30]);
   for (const v of vals) assert.ok(v.bleu4! >= 0 && v.bleu4! <= 1);
 
+  // Training curves, redrawn at each validation from the whole log: 3 panels, 3 BLEU points.
+  const svg = readFileSync(join(run, "curves.svg"), "utf8");
+  assert.equal((svg.match(/<polyline/g) ?? []).length, 3);
+  const bleuLine = svg.split("<g ")[2].match(/points="([^"]+)"/)![1];
+  assert.equal(bleuLine.trim().split(" ").length, 3);
+
   // The same 30 steps without the interruption give the same losses.
   const straight = sat(["train", ...common.slice(1).map((a) => (a === run ? join(work, "run2") : a)), "--max-steps", "30"]);
   assert.equal(straight.status, 0, straight.stderr);
