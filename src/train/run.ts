@@ -43,6 +43,10 @@ export interface TrainRunOptions {
   /** Stop after this many validations without a better BLEU-4 (0 = never). */
   patience: number;
   checkpointEvery: number;
+  /** Learning-rate schedule: constant, step (× lrDecay every lrDecayEvery steps), or cosine to 0 over the run. */
+  lrSchedule: "constant" | "step" | "cosine";
+  lrDecay: number;
+  lrDecayEvery: number;
   seed: number;
   resume: boolean;
   engine: EngineChoice;
@@ -63,10 +67,20 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   beamWidth: 3,
   patience: 5,
   checkpointEvery: 500,
+  lrSchedule: "constant",
+  lrDecay: 0.5,
+  lrDecayEvery: 5000,
   seed: 1,
   resume: false,
   engine: "auto",
 };
+
+/** The learning rate of step `step` (1-based) of `totalSteps`; a pure function, so resume needs no state. */
+export function scheduledLr(base: number, step: number, totalSteps: number, o: Pick<TrainRunOptions, "lrSchedule" | "lrDecay" | "lrDecayEvery">): number {
+  if (o.lrSchedule === "step") return base * Math.pow(o.lrDecay, Math.floor((step - 1) / o.lrDecayEvery));
+  if (o.lrSchedule === "cosine") return 0.5 * base * (1 + Math.cos((Math.PI * Math.min(step - 1, totalSteps)) / Math.max(1, totalSteps)));
+  return base;
+}
 
 export interface ValidationResult {
   step: number;
@@ -149,7 +163,9 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     captionTokens,
   };
   const engine = createEngine(config, ckpt ? ckpt.model.params : initParams(config, o.seed), o.engine);
-  const trainer = new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer: ckpt ? ckpt.optimizer : o.optimizer, startId: START, endId: END });
+  const trainer = new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer: { ...(ckpt ? ckpt.optimizer : o.optimizer) }, startId: START, endId: END });
+  // The schedule scales the base rate; the trainer's copy holds the current step's rate.
+  const baseLr = ckpt ? Number(ckpt.extra.baseLr ?? ckpt.optimizer.lr) : o.optimizer.lr;
   let best = -1;
   let sinceBest = 0;
   if (ckpt) {
@@ -159,7 +175,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   }
 
   const checkpoint = () =>
-    saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, extra: { bestBleu4: best, sinceBest, data: o.data, features: o.features } });
+    saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, extra: { bestBleu4: best, sinceBest, baseLr, data: o.data, features: o.features } });
 
   const validate = (): ValidationResult => {
     const started = performance.now();
@@ -201,19 +217,21 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    const totalSteps = o.epochs * trainer.sampler.batchesPerEpoch;
+    const epochSteps = o.epochs * trainer.sampler.batchesPerEpoch;
+    const totalSteps = o.maxSteps > 0 ? Math.min(o.maxSteps, epochSteps) : epochSteps;
     while (!stop) {
       if (o.maxSteps > 0 && trainer.step >= o.maxSteps) {
         stop = "max-steps";
         break;
       }
-      if (trainer.step >= totalSteps) {
+      if (trainer.step >= epochSteps) {
         stop = "epochs";
         break;
       }
+      trainer.settings.optimizer.lr = scheduledLr(baseLr, trainer.step + 1, totalSteps, o);
       const s = trainer.trainStep();
       o.onStep?.(s, trainer);
-      log({ type: "step", step: s.step, epoch: trainer.epochProgress, mode: s.mode, loss: s.loss, nllPerWord: s.nllPerWord, entropy: s.attentionEntropy, gradNorm: s.gradNorm, ms: s.ms });
+      log({ type: "step", step: s.step, epoch: trainer.epochProgress, lr: trainer.settings.optimizer.lr, mode: s.mode, loss: s.loss, nllPerWord: s.nllPerWord, entropy: s.attentionEntropy, gradNorm: s.gradNorm, ms: s.ms });
       if (val.length > 0 && trainer.step % o.valEvery === 0) {
         const v = validate();
         log({ type: "validation", ...v });

@@ -27,7 +27,7 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   assert.equal(f.status, 0, f.stderr);
 
   const run = join(work, "run");
-  const common = ["train", "--data", data, "--features", store, "--out", run, "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003"];
+  const common = ["train", "--data", data, "--features", store, "--out", run, "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003", "--lr-schedule", "step", "--lr-decay", "0.5", "--lr-decay-every", "15"];
   const first = sat([...common, "--max-steps", "20"]);
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /stopped after 20 steps \(max-steps\); best validation BLEU-4 \d+\.\d\d/);
@@ -39,7 +39,9 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   const resumed = sat([...common, "--max-steps", "30", "--resume"]);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stdout, /stopped after 30 steps/);
-  const entries = readFileSync(join(run, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number; loss?: number; bleu4?: number });
+  const entries = readFileSync(join(run, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number; lr?: number; loss?: number; bleu4?: number });
+  // Step schedule, resumed from the checkpoint at step 20: 0.003 for steps 1-15, 0.0015 after.
+  for (const e of entries.filter((x) => x.type === "step")) assert.equal(e.lr, e.step <= 15 ? 0.003 : 0.0015, `lr at step ${e.step}`);
   const steps = entries.filter((e) => e.type === "step").map((e) => e.step);
   assert.deepEqual(steps, Array.from({ length: 30 }, (_, i) => i + 1), "the resumed run continues at step 21");
   const vals = entries.filter((e) => e.type === "validation");

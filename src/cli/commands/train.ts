@@ -31,6 +31,9 @@ interface TrainCliOptions {
   beam: number;
   patience: number;
   checkpointEvery: number;
+  lrSchedule: "constant" | "step" | "cosine";
+  lrDecay: number;
+  lrDecayEvery: number;
   seed: number;
   resume?: boolean;
   engine: EngineChoice;
@@ -60,6 +63,9 @@ export function registerTrainCommand(program: Command): void {
     .option("--beam <n>", "beam width for validation", (v) => parsePositiveInt("--beam", v), d.beamWidth)
     .option("--patience <n>", "stop after n validations without improvement (0 = never)", (v) => parseNonNegativeInt("--patience", v), d.patience)
     .option("--checkpoint-every <n>", "write a checkpoint every n steps", (v) => parsePositiveInt("--checkpoint-every", v), d.checkpointEvery)
+    .option("--lr-schedule <kind>", "constant, step (x --lr-decay every --lr-decay-every steps) or cosine (to 0 over the run)", (v) => parseChoice("--lr-schedule", v, ["constant", "step", "cosine"]), d.lrSchedule)
+    .option("--lr-decay <x>", "step schedule: factor", (v) => parsePositiveNumber("--lr-decay", v), d.lrDecay)
+    .option("--lr-decay-every <n>", "step schedule: steps between decays", (v) => parsePositiveInt("--lr-decay-every", v), d.lrDecayEvery)
     .option("--seed <n>", "random seed", (v) => parseNonNegativeInt("--seed", v), d.seed)
     .option("--resume", "continue from <out>/checkpoint exactly where it stopped")
     .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
@@ -108,6 +114,9 @@ async function runTrainCommand(o: TrainCliOptions): Promise<void> {
       beamWidth: o.beam,
       patience: o.patience,
       checkpointEvery: o.checkpointEvery,
+      lrSchedule: o.lrSchedule,
+      lrDecay: o.lrDecay,
+      lrDecayEvery: o.lrDecayEvery,
       seed: o.seed,
       resume: !!o.resume,
       engine: o.engine,
