@@ -6,37 +6,25 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { ConfigError, type ModelConfig } from "../../model/config.js";
 import type { OptimizerSettings } from "../../model/engine.js";
-import type { EngineChoice } from "../../model/engine-factory.js";
 import { ModelFileError } from "../../model/model-dir.js";
 import { DEFAULT_TRAIN_OPTIONS, runTraining, type TrainRunOptions } from "../../train/run.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
 import { ProgressLine } from "../progress.js";
 
-interface TrainCliOptions {
-  data: string;
-  features: string;
-  out: string;
+/** Options whose flag maps one to one onto the run option of the same name. */
+type SharedOptions =
+  | "data" | "features" | "out" | "vocabSize" | "batchSize" | "epochs" | "maxSteps" | "valEvery" | "valImages"
+  | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "seed" | "engine";
+
+interface TrainCliOptions extends Pick<TrainRunOptions, SharedOptions> {
   config?: string;
   attention?: "soft" | "hard";
-  vocabSize: number;
-  batchSize: number;
   optimizer: "adam" | "rmsprop";
   lr: number;
   clip: number;
-  epochs: number;
-  maxSteps: number;
-  valEvery: number;
-  valImages: number;
   beam: number;
-  patience: number;
-  checkpointEvery: number;
-  lrSchedule: "constant" | "step" | "cosine";
-  lrDecay: number;
-  lrDecayEvery: number;
-  seed: number;
   resume?: boolean;
-  engine: EngineChoice;
   progress?: boolean;
 }
 
@@ -90,44 +78,30 @@ function readConfigFile(path: string): Partial<ModelConfig> {
 }
 
 async function runTrainCommand(o: TrainCliOptions): Promise<void> {
-  const model: TrainRunOptions["model"] = o.config ? readConfigFile(o.config) : {};
+  const { config, attention, optimizer: kind, lr, clip, beam, resume, progress: forceProgress, ...shared } = o;
+  const model: TrainRunOptions["model"] = config ? readConfigFile(config) : {};
   for (const k of ["vocabSize", "featureDim", "numLocations"] as const) {
-    if (k in model) throw new UserError(`${o.config}: ${k} comes from the data (vocabulary, feature store), not the config`);
+    if (k in model) throw new UserError(`${config}: ${k} comes from the data (vocabulary, feature store), not the config`);
   }
-  if (o.attention) model.attention = o.attention;
-  const optimizer: OptimizerSettings = { ...d.optimizer, kind: o.optimizer, lr: o.lr, clipNorm: o.clip };
+  if (attention) model.attention = attention;
+  const optimizer: OptimizerSettings = { ...d.optimizer, kind, lr, clipNorm: clip };
   let progress: ProgressLine | null = null;
   let lastVal = "";
   try {
     const res = await runTraining({
-      data: o.data,
-      features: o.features,
-      out: o.out,
+      ...shared,
       model,
-      vocabSize: o.vocabSize,
-      batchSize: o.batchSize,
       optimizer,
-      epochs: o.epochs,
-      maxSteps: o.maxSteps,
-      valEvery: o.valEvery,
-      valImages: o.valImages,
-      beamWidth: o.beam,
-      patience: o.patience,
-      checkpointEvery: o.checkpointEvery,
-      lrSchedule: o.lrSchedule,
-      lrDecay: o.lrDecay,
-      lrDecayEvery: o.lrDecayEvery,
-      seed: o.seed,
-      resume: !!o.resume,
-      engine: o.engine,
+      beamWidth: beam,
+      resume: !!resume,
       onStep: (s, trainer) => {
         const total = o.maxSteps > 0 ? Math.min(o.maxSteps, o.epochs * trainer.sampler.batchesPerEpoch) : o.epochs * trainer.sampler.batchesPerEpoch;
-        progress ??= new ProgressLine({ total, label: "train", force: o.progress });
+        progress ??= new ProgressLine({ total, label: "train", force: forceProgress });
         progress.update(s.step, `epoch ${trainer.epochProgress.toFixed(2)} loss/word ${s.nllPerWord.toFixed(3)} ${(s.captions / (s.ms / 1000)).toFixed(0)} capt/s${lastVal}`);
       },
       onValidation: (v) => {
         lastVal = ` val BLEU-4 ${(100 * v.bleu4).toFixed(2)} (best ${(100 * v.best).toFixed(2)})`;
-        if (!process.stderr.isTTY && !o.progress) console.error(`step ${v.step}: validation BLEU-4 ${(100 * v.bleu4).toFixed(2)}${v.improved ? " (best so far, saved)" : ""}`);
+        if (!process.stderr.isTTY && !forceProgress) console.error(`step ${v.step}: validation BLEU-4 ${(100 * v.bleu4).toFixed(2)}${v.improved ? " (best so far, saved)" : ""}`);
       },
     });
     (progress as ProgressLine | null)?.done();
