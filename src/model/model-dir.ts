@@ -148,7 +148,6 @@ export function loadModel(dir: string): LoadedModel {
   }
   const total = paramLayout(config).total;
   const wPath = join(dir, meta.weights?.file ?? "weights.bin");
-  if (!existsSync(wPath)) throw new ModelFileError(`${wPath}: not found`);
   const { values: params, crc } = readFloatFile(wPath, total);
   if (crc !== meta.weights.crc32) throw new ModelFileError(`${wPath}: CRC-32 mismatch (file corrupted or not the weights model.json describes)`);
   return { meta: { ...meta, config }, vocab, params };
