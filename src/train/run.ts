@@ -9,8 +9,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadDataset, type CaptionDataset, type ImageEntry } from "../data/datasets.js";
 import { FeatureStore } from "../data/feature-store.js";
-import { Vocabulary, START, END, PAD, UNK } from "../data/vocab.js";
-import { beamSearch } from "../decode/beam.js";
+import { Vocabulary, START, END } from "../data/vocab.js";
+import { captionStoredImages } from "../decode/split.js";
 import { resolveModelConfig, type ModelConfig } from "../model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerSettings } from "../model/engine.js";
 import { createEngine, type EngineChoice } from "../model/engine-factory.js";
@@ -179,17 +179,12 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const validate = (): ValidationResult => {
     const started = performance.now();
+    const caps = captionStoredImages(engine, vocab, store, val.map((im) => im.id), { beamWidth: o.beamWidth });
     const hyps: Record<string, string> = {};
     const refs: Record<string, string[]> = {};
-    const LD = store.L * store.D;
-    for (let s = 0; s < val.length; s += 64) {
-      const chunk = val.slice(s, s + 64);
-      const feats = store.readBatch(chunk.map((im) => im.id), new Float32Array(chunk.length * LD));
-      const out = beamSearch(engine, feats, chunk.length, { startId: START, endId: END, beamWidth: o.beamWidth, maxLength: 20, suppress: [PAD, START, UNK] });
-      chunk.forEach((im, k) => {
-        hyps[im.id] = vocab.decode(out[k][0].tokens).join(" ");
-        refs[im.id] = im.captions;
-      });
+    for (const im of val) {
+      hyps[im.id] = caps.get(im.id)!;
+      refs[im.id] = im.captions;
     }
     const sc = scoreCaptions(refs, hyps, { meteor: false });
     const bleu4 = sc.bleu[3];

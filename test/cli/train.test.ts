@@ -48,6 +48,17 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   assert.deepEqual(vals.map((v) => v.step), [10, 20, 30]);
   for (const v of vals) assert.ok(v.bleu4! >= 0 && v.bleu4! <= 1);
 
+  // `sat eval --model` decodes the split the way validation does: scoring best/ on the same
+  // images with the same beam gives back the best validation BLEU-4 exactly.
+  const captionsFile = join(work, "val-captions.jsonl");
+  const ev = sat(["eval", "--model", join(run, "best"), "--features", store, "--data", data, "--split", "val", "--beam", "1", "--no-meteor", "--json", "--save-captions", captionsFile]);
+  assert.equal(ev.status, 0, ev.stderr);
+  const scored = JSON.parse(ev.stdout) as { bleu: number[] };
+  assert.equal(scored.bleu[3], Math.max(...vals.map((v) => v.bleu4!)));
+  assert.equal(readFileSync(captionsFile, "utf8").trim().split("\n").length, 8, "one caption per validation image");
+  const rescored = sat(["eval", captionsFile, "--data", data, "--split", "val", "--no-meteor", "--json"]);
+  assert.deepEqual(JSON.parse(rescored.stdout), scored, "the saved captions score the same");
+
   // Training curves, redrawn at each validation from the whole log: 3 panels, 3 BLEU points.
   const svg = readFileSync(join(run, "curves.svg"), "utf8");
   assert.equal((svg.match(/<polyline/g) ?? []).length, 3);

@@ -26,9 +26,24 @@ import {
 } from "../../metrics/index.js";
 import { imagesOf, loadDataset, normaliseSplit } from "../../data/datasets.js";
 import { UserError } from "../errors.js";
+import { parseNonNegativeNumber, parsePositiveInt } from "../parse.js";
+import { ProgressLine } from "../progress.js";
+import { FeatureStore, writeFileAtomic } from "../../data/feature-store.js";
+import { captionStoredImages } from "../../decode/split.js";
+import { createEngine, type EngineChoice } from "../../model/engine-factory.js";
+import { loadModel as loadModelDir } from "../../model/model-dir.js";
 
 interface EvalOptions {
   hyps?: string;
+  /** Caption the split with this model (from --features) instead of reading --hyps. */
+  model?: string;
+  features?: string;
+  beam: number;
+  maxLength: number;
+  lengthPenalty: number;
+  engine: EngineChoice;
+  saveCaptions?: string;
+  progress?: boolean;
   refs?: string;
   data?: string;
   split: string;
@@ -226,8 +241,44 @@ function fullReport(s: CaptionScores, sources: { hyps: string; refs: string }): 
   };
 }
 
+/**
+ * Decodes every image of the split with the model from the feature store and writes the
+ * captions as JSON lines; returns the file written.
+ */
+function captionSplitWithModel(opts: EvalOptions & { model: string }, refs: Map<string, string[]>): string {
+  if (!opts.features) throw new UserError("eval: --model needs --features DIR (the feature store of the same dataset)");
+  const model = loadModelDir(opts.model);
+  const store = FeatureStore.open(opts.features);
+  if (store.L !== model.meta.config.numLocations || store.D !== model.meta.config.featureDim) {
+    throw new UserError(`${opts.features}: features are ${store.L}x${store.D} but ${opts.model} expects ${model.meta.config.numLocations}x${model.meta.config.featureDim}`);
+  }
+  const ids = [...refs.keys()];
+  const missing = ids.filter((id) => !store.has(id));
+  if (missing.length) throw new UserError(`${opts.features}: no features for ${missing.length} of the ${ids.length} ${opts.split} images (e.g. ${missing.slice(0, 3).join(", ")}); run sat features to finish the store`);
+  const engine = createEngine(model.meta.config, model.params, opts.engine);
+  const progress = new ProgressLine({ total: ids.length, label: "caption", unit: "img", force: opts.progress });
+  const caps = captionStoredImages(engine, model.vocab, store, ids, {
+    beamWidth: opts.beam,
+    maxLength: opts.maxLength,
+    lengthPenalty: opts.lengthPenalty,
+    onProgress: (done) => progress.update(done),
+  });
+  progress.done();
+  engine.dispose();
+  store.close();
+  const file = opts.saveCaptions ?? join(opts.model, `captions-${opts.split}-beam${opts.beam}.jsonl`);
+  writeFileAtomic(file, [...caps].map(([id, caption]) => JSON.stringify({ image_id: id, caption })).join("\n") + "\n");
+  return file;
+}
+
 export async function runEval(opts: EvalOptions): Promise<void> {
-  if (!opts.hyps) throw new UserError("eval: give the generated captions (--hyps FILE or a positional FILE)");
+  if (opts.model && opts.hyps) throw new UserError("eval: give either generated captions or --model, not both");
+  if (opts.model && !opts.data) throw new UserError("eval: --model needs --data PATH (the dataset whose --split is captioned)");
+  if (opts.model) {
+    const refs = referencesFromDataset(opts.data as string, opts.split);
+    opts = { ...opts, hyps: captionSplitWithModel({ ...opts, model: opts.model }, refs) };
+  }
+  if (!opts.hyps) throw new UserError("eval: give the generated captions (--hyps FILE or a positional FILE), or --model with --features");
   if (!opts.refs && !opts.data) throw new UserError("eval: give the references (--refs FILE, or --data PATH --split NAME)");
   if (opts.refs && opts.data) throw new UserError("eval: give either --refs or --data, not both");
   const refs = opts.refs ? readReferences(opts.refs) : referencesFromDataset(opts.data as string, opts.split);
@@ -270,6 +321,14 @@ export function registerEvalCommand(program: Command): void {
     .option("-o, --out <file>", "write the full report (with per-image scores) here (default: <captions>.scores.json)")
     .addOption(new Option("--no-meteor", "skip METEOR (no WordNet needed)"))
     .option("--wordnet <dir>", "WordNet database folder for METEOR (default: $SAT_WORDNET_DIR or /usr/share/wordnet)")
+    .option("--model <dir>", "caption the --split of --data with this model (beam search on --features) and score the result")
+    .option("--features <dir>", "with --model: the feature store of --data (sat features)")
+    .option("--beam <n>", "with --model: beam width", (v) => parsePositiveInt("--beam", v), 3)
+    .option("--max-length <n>", "with --model: most words per caption", (v) => parsePositiveInt("--max-length", v), 20)
+    .option("--length-penalty <a>", "with --model: rank by log p / length^a", (v) => parseNonNegativeNumber("--length-penalty", v), 0)
+    .addOption(new Option("--engine <kind>", "with --model: decoder engine").choices(["auto", "native", "reference"]).default("auto"))
+    .option("--save-captions <file>", "with --model: where the captions go (default: <model>/captions-<split>-beam<n>.jsonl)")
+    .option("--progress", "show progress even when stderr is not a terminal")
     .action(async (captions: string | undefined, o: Omit<EvalOptions, "hyps"> & { hyps?: string }) => {
       if (captions && o.hyps) throw new UserError("eval: give the captions once (positional or --hyps)");
       await runEval({ ...o, hyps: o.hyps ?? captions });
