@@ -4,7 +4,9 @@
  * vocabulary, train a decoder, caption the held-out scenes greedily, and measure how often
  * the caption is right and where the model looked when it named each object.
  */
-import { generateSplits, SyntheticFeatures, attentionInBox, chanceInBox, type Scene, type SceneSplits } from "../data/synthetic/index.js";
+import { generateSplits, SyntheticFeatures, attentionInBox, chanceInBox, type FeatureOptions, type Scene, type SceneSplits } from "../data/synthetic/index.js";
+import { ShapesEncoder } from "../encoder/shapes.js";
+import { saveModel } from "../model/model-dir.js";
 import { Vocabulary, START, END } from "../data/vocab.js";
 import { resolveModelConfig, type AttentionType, type ModelConfig } from "../model/config.js";
 import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../model/engine.js";
@@ -96,6 +98,8 @@ export interface SyntheticTaskResult {
   vocab: Vocabulary;
   splits: SceneSplits;
   features: SyntheticFeatures;
+  /** The options `features` was built with, every field explicit (saved with the model). */
+  featureOptions: Required<FeatureOptions>;
   testFeatures: Float32Array;
   decoded: DecodedCaption[];
   captions: string[];
@@ -169,9 +173,38 @@ export function summariseMentions(mentions: Mention[]): LocalisationReport {
   };
 }
 
+/**
+ * The task's feature options with every field written out (grid, code seed, object scale and
+ * coverage samples are features.ts's defaults), so a saved model's shapes encoder rebuilds the
+ * same codes even if those defaults change.
+ */
+export function taskFeatureOptions(opts: Pick<SyntheticTaskOptions, "featureDim" | "positionScale" | "noiseStd">): Required<FeatureOptions> {
+  return { grid: 14, dim: opts.featureDim, codeSeed: 20150210, objectScale: 1, positionScale: opts.positionScale, noiseStd: opts.noiseStd, coverageSamples: 8 };
+}
+
+/**
+ * Saves a trained task model whose encoder is the shapes scene parser (src/encoder/shapes.ts)
+ * with the task's feature options, so `sat caption` / `Captioner.captionImages` caption
+ * rendered scene PNGs with it.
+ */
+export function saveSyntheticTaskModel(dir: string, res: SyntheticTaskResult, training: Record<string, unknown> = {}): void {
+  const encoder = new ShapesEncoder(res.featureOptions);
+  if (encoder.L !== res.config.numLocations || encoder.D !== res.config.featureDim) {
+    throw new Error(`saveSyntheticTaskModel: the shapes encoder gives ${encoder.L}x${encoder.D} features, the model expects ${res.config.numLocations}x${res.config.featureDim}`);
+  }
+  saveModel(dir, {
+    config: res.config,
+    vocab: res.vocab.toJSON(),
+    encoder: { spec: { kind: "shapes", features: res.featureOptions }, name: encoder.id.name, grid: encoder.id.grid, L: encoder.L, D: encoder.D, identity: encoder.id },
+    training,
+    params: Float32Array.from(res.engine.params),
+  });
+}
+
 export function runSyntheticTask(opts: SyntheticTaskOptions): SyntheticTaskResult {
   const splits = generateSplits({ train: opts.trainScenes, val: 0, test: opts.testScenes, seed: opts.seed, maxCaptions: opts.captionsPerScene });
-  const sf = new SyntheticFeatures({ dim: opts.featureDim, positionScale: opts.positionScale, noiseStd: opts.noiseStd });
+  const featureOptions = taskFeatureOptions(opts);
+  const sf = new SyntheticFeatures(featureOptions);
   const LD = sf.numLocations * sf.dim;
   const trainFeatures = featuresOf(splits.train, sf);
   const testFeatures = featuresOf(splits.test, sf);
@@ -221,6 +254,7 @@ export function runSyntheticTask(opts: SyntheticTaskOptions): SyntheticTaskResul
     vocab,
     splits,
     features: sf,
+    featureOptions,
     testFeatures,
     decoded,
     captions,

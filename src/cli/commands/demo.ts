@@ -1,16 +1,16 @@
 /**
  * `sat demo`: the embedded default. Generates the shapes task, trains a small attention model
  * on it, captions held-out scenes, reports caption accuracy and attention localisation, and
- * writes a model directory plus per-word attention figures.
+ * writes a model directory (whose encoder parses rendered scenes: src/encoder/shapes.ts), a
+ * few held-out scenes as PNGs to caption with it, and per-word attention figures.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { renderScene } from "../../data/synthetic/index.js";
+import { renderScene, renderScenePng } from "../../data/synthetic/index.js";
 import { createEngine, type EngineChoice } from "../../model/engine-factory.js";
-import { saveModel } from "../../model/model-dir.js";
 import { renderAttentionFigure } from "../../viz/index.js";
-import { DEFAULT_SYNTHETIC_TASK, runSyntheticTask } from "../../train/synthetic-task.js";
+import { DEFAULT_SYNTHETIC_TASK, runSyntheticTask, saveSyntheticTaskModel } from "../../train/synthetic-task.js";
 import { UserError } from "../errors.js";
 import { ProgressLine } from "../progress.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt } from "../parse.js";
@@ -24,14 +24,15 @@ interface DemoOptions {
   trainScenes: number;
   testScenes: number;
   figures: number;
+  scenes: number;
   progress?: boolean;
 }
 
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
-    .description("train a small attention model on the generated shapes task and show where it looks")
-    .option("--out <dir>", "where to write the model and figures", "sat-demo")
+    .description("train a small attention model on the generated shapes task, show where it looks, and save a model that captions rendered scene PNGs (sat caption <out>/model <out>/scenes)")
+    .option("--out <dir>", "where to write the model, held-out scene PNGs and figures", "sat-demo")
     .option("--attention <type>", "soft or hard", (v) => parseChoice("--attention", v, ["soft", "hard"]), "soft")
     .option("--steps <n>", `training steps (default ${DEFAULT_SYNTHETIC_TASK.steps}; hard attention: twice that)`, (v) => parsePositiveInt("--steps", v))
     .option("--seed <n>", "random seed", (v) => parsePositiveInt("--seed", v), 1)
@@ -39,6 +40,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--train-scenes <n>", "training scenes", (v) => parsePositiveInt("--train-scenes", v), DEFAULT_SYNTHETIC_TASK.trainScenes)
     .option("--test-scenes <n>", "held-out scenes", (v) => parsePositiveInt("--test-scenes", v), DEFAULT_SYNTHETIC_TASK.testScenes)
     .option("--figures <n>", "attention figures to write", (v) => parseNonNegativeInt("--figures", v), 3)
+    .option("--scenes <n>", "held-out scenes to write as PNGs into <out>/scenes, for sat caption", (v) => parseNonNegativeInt("--scenes", v), 8)
     .option("--progress", "show the progress line even when stderr is not a terminal")
     .action(async (o: DemoOptions) => runDemo(o));
 }
@@ -87,13 +89,12 @@ async function runDemo(o: DemoOptions): Promise<void> {
   );
 
   const modelDir = join(out, "model");
-  saveModel(modelDir, {
-    config: res.config,
-    vocab: res.vocab.toJSON(),
-    encoder: { spec: null, name: "synthetic-shapes-features", grid: [res.features.grid, res.features.grid], L: res.config.numLocations, D: res.config.featureDim },
-    training: { task: "generated shapes", steps, seed: o.seed, exactMatch: res.exactMatch, localisation: loc },
-    params: Float32Array.from(res.engine.params),
-  });
+  saveSyntheticTaskModel(modelDir, res, { task: "generated shapes", steps, seed: o.seed, exactMatch: res.exactMatch, localisation: loc });
+  // Held-out scenes as PNGs: the model's encoder parses rendered scenes, so these caption.
+  const scenesDir = join(out, "scenes");
+  const written = res.splits.test.slice(0, o.scenes);
+  if (written.length > 0) mkdirSync(scenesDir, { recursive: true });
+  for (const s of written) writeFileSync(join(scenesDir, `${s.id}.png`), await renderScenePng(s));
   const figures: string[] = [];
   for (let i = 0; i < Math.min(o.figures, res.decoded.length); i++) {
     const d = res.decoded[i];
@@ -110,10 +111,12 @@ async function runDemo(o: DemoOptions): Promise<void> {
     writeFileSync(path, png);
     figures.push(path);
   }
-  writeFileSync(join(out, "results.json"), JSON.stringify({ exactMatch: res.exactMatch, localisation: loc, captions: res.captions }, null, 2) + "\n");
+  const scenes = written.map((s, i) => ({ image: `scenes/${s.id}.png`, caption: res.captions[i], references: s.captions.map((c) => c.text) }));
+  writeFileSync(join(out, "results.json"), JSON.stringify({ exactMatch: res.exactMatch, localisation: loc, captions: res.captions, scenes }, null, 2) + "\n");
   res.engine.dispose();
   console.log("");
   console.log(`model:   ${modelDir}`);
+  if (written.length > 0) console.log(`scenes:  ${scenesDir} (${written.length} held-out PNGs; caption them: sat caption ${o.out}/model ${o.out}/scenes)`);
   for (const f of figures) console.log(`figure:  ${f}`);
   console.log(`results: ${join(out, "results.json")}`);
   if (res.exactMatch === 0 && steps >= DEFAULT_SYNTHETIC_TASK.steps && o.trainScenes >= DEFAULT_SYNTHETIC_TASK.trainScenes) {
