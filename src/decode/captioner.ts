@@ -4,49 +4,16 @@
  * captions with per-word attention. `sat caption`, `sat serve` and library users share it.
  */
 import { UserError } from "../cli/errors.js";
-import { END, START, UNK, PAD, type Vocabulary } from "../data/vocab.js";
+import type { Vocabulary } from "../data/vocab.js";
 import { loadImage, prepareImage, ImageError } from "../data/images.js";
 import type { Encoder } from "../encoder/encoder.js";
 import { loadEncoder } from "../encoder/spec.js";
 import { createEngine, type EngineChoice } from "../model/engine-factory.js";
 import type { DecoderEngine } from "../model/engine.js";
 import { loadModel as loadModelDir, type ModelFile } from "../model/model-dir.js";
-import { beamSearch, type BeamCaption } from "./beam.js";
+import { captionFeaturesWith, type CaptionCandidate, type CaptionOptions } from "./describe.js";
 
-export interface CaptionOptions {
-  /** Beam width (default 3; 1 = greedy). */
-  beamWidth?: number;
-  /** Most words per caption (default 20). */
-  maxLength?: number;
-  /** Candidates returned per image (default 1). */
-  topN?: number;
-  /** Length normalisation exponent (default 0 = rank by log p). */
-  lengthPenalty?: number;
-  /** Never emit <unk> (default true). */
-  suppressUnk?: boolean;
-  /** Hard attention: sample locations with this seed instead of using the expectation. */
-  sampleLocationsSeed?: number;
-}
-
-export interface WordAttention {
-  word: string;
-  /** α over the L locations (row-major over the encoder grid). */
-  alpha: number[];
-  beta: number;
-  /** Hard attention with sampled locations: the location attended (index into the grid). */
-  location?: number;
-}
-
-export interface CaptionCandidate {
-  text: string;
-  words: string[];
-  logProb: number;
-  score: number;
-  /** false when the caption was cut at maxLength without <end>. */
-  finished: boolean;
-  /** One entry per word, then one for <end> when finished. */
-  attention: WordAttention[];
-}
+export type { CaptionCandidate, CaptionOptions, WordAttention } from "./describe.js";
 
 export interface ImageCaptions {
   image: string;
@@ -79,37 +46,7 @@ export class Captioner {
 
   /** Captions N images given their annotation vectors ([N, L, D]). */
   captionFeatures(features: Float32Array, numImages: number, o: CaptionOptions = {}): CaptionCandidate[][] {
-    const suppress = [PAD, START];
-    if (o.suppressUnk ?? true) suppress.push(UNK);
-    const res = beamSearch(this.engine, features, numImages, {
-      startId: START,
-      endId: END,
-      beamWidth: o.beamWidth ?? 3,
-      maxLength: o.maxLength ?? 20,
-      topN: o.topN ?? 1,
-      lengthPenalty: o.lengthPenalty ?? 0,
-      suppress,
-      sampleLocationsSeed: o.sampleLocationsSeed,
-    });
-    return res.map((cands) => cands.map((c) => this.describe(c)));
-  }
-
-  private describe(c: BeamCaption): CaptionCandidate {
-    const words = c.tokens.map((t) => this.vocab.words[t] ?? "<unk>");
-    const labels = c.finished ? [...words, "<end>"] : words;
-    return {
-      text: words.join(" "),
-      words,
-      logProb: c.logProb,
-      score: c.score,
-      finished: c.finished,
-      attention: labels.map((word, i) => ({
-        word,
-        alpha: Array.from(c.alphas[i]),
-        beta: c.betas[i],
-        ...(c.locations ? { location: c.locations[i] } : {}),
-      })),
-    };
+    return captionFeaturesWith(this.engine, this.vocab.words, features, numImages, o);
   }
 
   /** The encoder this model was trained with (loaded on first use). */

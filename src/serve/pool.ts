@@ -1,0 +1,345 @@
+/**
+ * The caption scheduler: `concurrency` worker threads, each with its own Captioner, and a
+ * bounded FIFO queue in front of them.
+ *
+ * - Admission: a job starts at once on an idle worker, else waits if fewer than `queueLimit`
+ *   jobs wait, else it is refused (429 queue_full).
+ * - Timeout, counted from admission: a job still waiting is dropped from the queue (503
+ *   queue_timeout); a running job's request fails (504 caption_timeout) and its result is
+ *   discarded when it arrives. The worker is not interrupted (the engine cannot be), so it
+ *   stays counted as running until it answers.
+ * - A caller's abort (the client went away) drops a waiting job, or discards a running one.
+ * - A worker that dies (uncaught error, exit, out of memory) fails only the job it was running
+ *   (500 worker_crashed) and is replaced by a fresh one; the queue goes on.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { UserError } from "../cli/errors.js";
+import { onnxRuntimeStatus } from "../encoder/onnx.js";
+import type { EngineChoice } from "../model/engine-factory.js";
+import { loadNativeAddon } from "../native/engine.js";
+import { ApiError, imageFailure } from "./errors.js";
+import type { CaptionJobOptions, CaptionResult, FromWorker, ToWorker, WorkerInfo } from "./protocol.js";
+
+export interface PoolOptions {
+  modelDir: string;
+  engine?: EngineChoice;
+  /** Worker threads, i.e. captions computed at once (default 1). */
+  concurrency?: number;
+  /** Most jobs waiting for a worker (default 32). */
+  queueLimit?: number;
+  /** Test hook: a module speaking the caption-worker protocol instead of caption-worker.ts. */
+  workerModule?: URL;
+  /** Passed to every worker as workerData (test workers read their behaviour from it). */
+  workerData?: unknown;
+  /** One-line notices (a worker restarted). Default: stderr. */
+  log?: (line: string) => void;
+}
+
+export interface JobOutcome {
+  result: CaptionResult;
+  /** Time spent waiting for a worker. */
+  queueMs: number;
+}
+
+interface Job {
+  id: number;
+  bytes: Uint8Array;
+  options: CaptionJobOptions;
+  admittedAt: number;
+  startedAt: number;
+  /** The caller has been answered (result, error, timeout or abort): later news is dropped. */
+  settled: boolean;
+  resolve(o: JobOutcome): void;
+  reject(e: Error): void;
+  cleanup(): void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  job: Job | null;
+  /** Consecutive failed restarts, for the back-off. */
+  failures: number;
+}
+
+/** Starts a worker module from source under tsx (tests, `npm run sat`) or compiled JS (dist). */
+export function startWorkerModule(url: URL, workerData?: unknown, env: NodeJS.ProcessEnv = process.env): Worker {
+  if (!url.pathname.endsWith(".ts")) return new Worker(url, { workerData, env });
+  // Node 20 does not apply the parent's `--import tsx` to worker threads, so the worker
+  // registers tsx's loader itself first (as src/data/extract.ts does).
+  const code = `import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`;
+  return new Worker(code, { eval: true, workerData, env });
+}
+
+/**
+ * Each worker's environment: with N workers, ResNet-50 on onnxruntime gets cores/N intra-op
+ * threads each (src/encoder/onnx.ts measured N sessions of all cores as 35% slower), unless
+ * SAT_ENCODER_THREADS is set.
+ */
+function workerEnv(n: number): NodeJS.ProcessEnv {
+  return { ...process.env, SAT_ENCODER_THREADS: process.env.SAT_ENCODER_THREADS || String(Math.max(1, Math.floor(availableParallelism() / n))) };
+}
+
+/**
+ * Loads in this (main) thread the native libraries the workers use. A library loaded only by
+ * a worker is unloaded when that worker ends, while threads it started (OpenMP's pool,
+ * onnxruntime's) may still run its code: a segfault (glibc; sharp's docs describe the same for
+ * libvips). Held open here, they stay mapped until the process exits.
+ */
+function pinNativeLibraries(info: WorkerInfo): void {
+  if (info.engine === "native") loadNativeAddon();
+  if (info.meta.encoder.spec?.kind === "resnet50") onnxRuntimeStatus();
+}
+
+function defaultWorkerModule(): URL {
+  return new URL(import.meta.url.endsWith(".ts") ? "./caption-worker.ts" : "./caption-worker.js", import.meta.url);
+}
+
+export class CaptionPool {
+  readonly info: WorkerInfo;
+  readonly concurrency: number;
+  readonly queueLimit: number;
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Job[] = [];
+  private nextId = 1;
+  private closing = false;
+  /** Replacement workers started after crashes (for tests and logs). */
+  restarts = 0;
+
+  private constructor(
+    private readonly opts: PoolOptions,
+    info: WorkerInfo,
+    workers: Worker[],
+  ) {
+    this.info = info;
+    this.concurrency = workers.length;
+    this.queueLimit = opts.queueLimit ?? 32;
+    for (const w of workers) {
+      const slot: Slot = { worker: w, ready: true, job: null, failures: 0 };
+      this.slots.push(slot);
+      this.watch(slot, w);
+    }
+  }
+
+  /** Starts the workers and waits until every one has loaded the model. */
+  static async start(opts: PoolOptions): Promise<CaptionPool> {
+    const n = opts.concurrency ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`concurrency must be a positive integer, got ${n}`);
+    const q = opts.queueLimit ?? 32;
+    if (!Number.isInteger(q) || q < 0) throw new RangeError(`queueLimit must be a non-negative integer, got ${q}`);
+    const workers = Array.from({ length: n }, () => startWorkerModule(opts.workerModule ?? defaultWorkerModule(), opts.workerData, workerEnv(n)));
+    try {
+      const infos = await Promise.all(workers.map((w) => initWorker(w, opts)));
+      pinNativeLibraries(infos[0]);
+      return new CaptionPool(opts, infos[0], workers);
+    } catch (e) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw e;
+    }
+  }
+
+  stats(): { running: number; waiting: number; concurrency: number; limit: number } {
+    return { running: this.slots.filter((s) => s.job).length, waiting: this.waiting.length, concurrency: this.concurrency, limit: this.queueLimit };
+  }
+
+  /** Throws the ApiError that submit() would reject with now (shutting down, queue full). */
+  checkAdmission(): void {
+    if (this.closing) throw new ApiError(503, "shutting_down", "the server is shutting down");
+    if (!this.idleSlot() && this.waiting.length >= this.queueLimit) {
+      const s = this.stats();
+      throw new ApiError(429, "queue_full", `too many requests: ${s.running} captioning and ${s.waiting} waiting (queue limit ${this.queueLimit}); retry later`, { "retry-after": "1" });
+    }
+  }
+
+  /** Captions one image; rejects with an ApiError (queue full, timeout, bad image, crash). */
+  submit(bytes: Uint8Array, options: CaptionJobOptions, o: { timeoutMs: number; signal?: AbortSignal }): Promise<JobOutcome> {
+    try {
+      this.checkAdmission();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    const idle = this.idleSlot();
+    return new Promise<JobOutcome>((resolve, reject) => {
+      const job: Job = {
+        id: this.nextId++,
+        // A copy the job owns: the request's Buffer may be a view into Node's shared pool,
+        // which must not be transferred (detached) to the worker.
+        bytes: new Uint8Array(bytes),
+        options,
+        admittedAt: performance.now(),
+        startedAt: 0,
+        settled: false,
+        resolve: (v) => {
+          if (job.settled) return;
+          job.settled = true;
+          job.cleanup();
+          resolve(v);
+        },
+        reject: (e) => {
+          if (job.settled) return;
+          job.settled = true;
+          job.cleanup();
+          reject(e);
+        },
+        cleanup: () => {},
+      };
+      const timer = setTimeout(() => {
+        if (this.dropWaiting(job)) job.reject(new ApiError(503, "queue_timeout", `no worker became free within the ${o.timeoutMs} ms timeout; retry later`, { "retry-after": "1" }));
+        else job.reject(new ApiError(504, "caption_timeout", `captioning took longer than the ${o.timeoutMs} ms timeout`));
+      }, o.timeoutMs);
+      const onAbort = () => {
+        this.dropWaiting(job);
+        job.reject(new ApiError(499, "client_closed", "the client closed the connection"));
+      };
+      o.signal?.addEventListener("abort", onAbort, { once: true });
+      job.cleanup = () => {
+        clearTimeout(timer);
+        o.signal?.removeEventListener("abort", onAbort);
+      };
+      if (o.signal?.aborted) return onAbort();
+      if (idle) this.run(idle, job);
+      else this.waiting.push(job);
+    });
+  }
+
+  /** Stops the workers; jobs not finished are failed with 503 shutting_down. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const err = () => new ApiError(503, "shutting_down", "the server is shutting down");
+    for (const job of this.waiting.splice(0)) job.reject(err());
+    await Promise.all(
+      this.slots.map(async (s) => {
+        const busy = s.job !== null || !s.ready;
+        s.job?.reject(err());
+        s.job = null;
+        s.worker.removeAllListeners();
+        s.worker.on("error", () => {}); // an error while it ends must not become uncaught here
+        if (!busy) {
+          // An idle worker disposes of its model and ends by itself; terminate() if it hangs.
+          const exited = new Promise<boolean>((res) => s.worker.once("exit", () => res(true)));
+          s.worker.postMessage({ type: "close" } satisfies ToWorker);
+          const timer = new Promise<boolean>((res) => setTimeout(() => res(false), 2000).unref());
+          if (await Promise.race([exited, timer])) return;
+        }
+        await s.worker.terminate();
+      }),
+    );
+  }
+
+  private idleSlot(): Slot | undefined {
+    return this.slots.find((s) => s.ready && !s.job);
+  }
+
+  private dropWaiting(job: Job): boolean {
+    const i = this.waiting.indexOf(job);
+    if (i < 0) return false;
+    this.waiting.splice(i, 1);
+    return true;
+  }
+
+  private run(slot: Slot, job: Job): void {
+    slot.job = job;
+    job.startedAt = performance.now();
+    const msg: ToWorker = { type: "caption", id: job.id, bytes: job.bytes, options: job.options };
+    slot.worker.postMessage(msg, [job.bytes.buffer as ArrayBuffer]);
+  }
+
+  private dispatch(): void {
+    if (this.closing) return;
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.job) continue;
+      const job = this.waiting.shift();
+      if (!job) return;
+      this.run(slot, job);
+    }
+  }
+
+  private watch(slot: Slot, w: Worker): void {
+    let crash = "";
+    w.on("message", (m: FromWorker) => {
+      if (slot.worker !== w || (m.type !== "result" && m.type !== "failure")) return;
+      const job = slot.job;
+      if (!job || job.id !== m.id) return;
+      slot.job = null;
+      if (m.type === "result") job.resolve({ result: m.result, queueMs: job.startedAt - job.admittedAt });
+      else if (m.image) job.reject(imageFailure(m.reason, m.message));
+      else job.reject(new ApiError(500, "caption_failed", `captioning failed: ${m.message}`));
+      this.dispatch();
+    });
+    w.on("error", (e) => {
+      crash = (e as Error)?.message ?? String(e);
+    });
+    w.on("exit", (code) => {
+      if (slot.worker !== w || this.closing) return;
+      const job = slot.job;
+      slot.job = null;
+      slot.ready = false;
+      const why = crash || `exit code ${code}`;
+      job?.reject(new ApiError(500, "worker_crashed", `the caption worker crashed while captioning this image (${why}); it has been restarted`));
+      this.log(`sat serve: caption worker died (${why}); restarting it`);
+      this.replace(slot);
+    });
+  }
+
+  private replace(slot: Slot): void {
+    if (this.closing) return;
+    const w = startWorkerModule(this.opts.workerModule ?? defaultWorkerModule(), this.opts.workerData, workerEnv(this.concurrency));
+    slot.worker = w;
+    this.restarts++;
+    initWorker(w, this.opts).then(
+      () => {
+        if (slot.worker !== w || this.closing) return;
+        slot.failures = 0;
+        slot.ready = true;
+        this.watch(slot, w);
+        this.dispatch();
+      },
+      (e: Error) => {
+        if (slot.worker !== w || this.closing) return;
+        void w.terminate();
+        // The model loaded before, so this is transient (memory, files being replaced): back off.
+        const delay = Math.min(10_000, 250 * 2 ** slot.failures++);
+        this.log(`sat serve: restarting a caption worker failed (${e.message}); trying again in ${delay} ms`);
+        setTimeout(() => this.replace(slot), delay).unref();
+      },
+    );
+  }
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l: string) => process.stderr.write(l + "\n")))(line);
+  }
+}
+
+function initWorker(w: Worker, opts: PoolOptions): Promise<WorkerInfo> {
+  return new Promise<WorkerInfo>((resolve, reject) => {
+    const done = () => {
+      w.off("message", onMessage);
+      w.off("error", onError);
+      w.off("exit", onExit);
+    };
+    const onMessage = (m: FromWorker) => {
+      if (m.type === "ready") {
+        done();
+        resolve(m.info);
+      } else if (m.type === "init-error") {
+        done();
+        reject(m.user ? new UserError(m.message) : new Error(`caption worker: ${m.message}`));
+      }
+    };
+    const onError = (e: Error) => {
+      done();
+      reject(new Error(`caption worker failed to start: ${e.message}`));
+    };
+    const onExit = (code: number) => {
+      done();
+      reject(new Error(`caption worker exited during start (code ${code})`));
+    };
+    w.on("message", onMessage);
+    w.on("error", onError);
+    w.on("exit", onExit);
+    const msg: ToWorker = { type: "init", modelDir: opts.modelDir, engine: opts.engine ?? "auto" };
+    w.postMessage(msg);
+  });
+}

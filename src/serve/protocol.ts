@@ -1,0 +1,61 @@
+/**
+ * Messages between the server's main thread and its caption workers (caption-worker.ts).
+ * Every worker holds one Captioner; the main thread never runs the encoder or the decoder.
+ *
+ *   main -> worker: init (once), caption (one image at a time), close (dispose and exit)
+ *   worker -> main: ready | init-error (once), then result | failure per caption job
+ */
+import type { CaptionCandidate } from "../decode/captioner.js";
+import type { EngineChoice } from "../model/engine-factory.js";
+import type { ModelFile } from "../model/model-dir.js";
+
+export interface InitMessage {
+  type: "init";
+  modelDir: string;
+  engine: EngineChoice;
+}
+
+export interface CaptionJobOptions {
+  beamWidth: number;
+  topN: number;
+  maxLength: number;
+  /** Render each returned word's attention map over the input crop as a PNG. */
+  overlay: boolean;
+}
+
+export interface CaptionMessage {
+  type: "caption";
+  id: number;
+  /** The uploaded file, as received (transferred, not copied). */
+  bytes: Uint8Array;
+  options: CaptionJobOptions;
+}
+
+export type ToWorker = InitMessage | CaptionMessage | { type: "close" };
+
+export interface WorkerInfo {
+  meta: ModelFile;
+  engine: "native" | "reference";
+  /** Side of the encoder's square input crop. */
+  inputSize: number;
+}
+
+/** A caption with, when asked, a base64 PNG per attention entry. */
+export type ServedCaption = Omit<CaptionCandidate, "attention"> & {
+  attention: (CaptionCandidate["attention"][number] & { overlayPng?: string })[];
+};
+
+export interface CaptionResult {
+  captions: ServedCaption[];
+  image: { width: number; height: number; format: string };
+  /** Milliseconds spent in the worker on each stage. */
+  timing: { prepareMs: number; encodeMs: number; decodeMs: number; overlayMs: number };
+}
+
+export type FromWorker =
+  | { type: "ready"; info: WorkerInfo }
+  /** `user`: the model directory is at fault (bad file, no image encoder), not the program. */
+  | { type: "init-error"; message: string; user: boolean }
+  | { type: "result"; id: number; result: CaptionResult }
+  /** `image`: the image could not be decoded (ImageError's category); otherwise an internal error. */
+  | { type: "failure"; id: number; image: boolean; reason: string; message: string };

@@ -1,0 +1,51 @@
+/**
+ * A stand-in caption worker for the queue, timeout and crash tests: it speaks the real
+ * protocol (src/serve/protocol.ts) but, instead of captioning, blocks its thread for
+ * `delayMs` (synchronously, as the native engine and tfjs do) and answers with a fixed
+ * caption. An image `crashWidth` pixels wide makes it throw an uncaught error (a crash).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import sharp from "sharp";
+import { loadModel } from "../../src/model/model-dir.js";
+import type { FromWorker, ToWorker } from "../../src/serve/protocol.js";
+
+export interface FakeBehaviour {
+  delayMs: number;
+  crashWidth?: number;
+}
+
+const behaviour = workerData as FakeBehaviour;
+const port = parentPort!;
+const send = (m: FromWorker) => port.postMessage(m);
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+port.on("message", (msg: ToWorker) => {
+  void (async () => {
+    if (msg.type === "close") {
+      port.close();
+      return;
+    }
+    if (msg.type === "init") {
+      const m = loadModel(msg.modelDir);
+      send({ type: "ready", info: { meta: m.meta, engine: "reference", inputSize: 16 } });
+      return;
+    }
+    const { width = 0, height = 0, format = "?" } = await sharp(msg.bytes).metadata();
+    if (width === behaviour.crashWidth) {
+      setImmediate(() => {
+        throw new Error("fake worker: simulated crash");
+      });
+      return;
+    }
+    Atomics.wait(sleeper, 0, 0, behaviour.delayMs); // blocks this thread, like a synchronous encoder
+    send({
+      type: "result",
+      id: msg.id,
+      result: {
+        captions: [{ text: `w${width}`, words: [`w${width}`], logProb: -1, score: -1, finished: false, attention: [{ word: `w${width}`, alpha: [1], beta: 0.5 }] }],
+        image: { width, height, format },
+        timing: { prepareMs: 0, encodeMs: behaviour.delayMs, decodeMs: 0, overlayMs: 0 },
+      },
+    });
+  })();
+});
