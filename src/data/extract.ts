@@ -6,6 +6,7 @@
  * Node, so `workers: N` runs N encoder instances in worker threads, one shard each at a time.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import { UserError } from "../cli/errors.js";
@@ -97,12 +98,15 @@ type FromWorker =
   | { type: "shard-done"; shard: number; index: ShardIndex | null }
   | { type: "error"; message: string };
 
-function startWorker(): Worker {
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./extract-worker.js", import.meta.url));
+function startWorker(workers: number): Worker {
+  // The cores are shared out between the workers: with onnxruntime, 2 workers x 2 threads on
+  // 2 cores ran 35% slower than 2 x 1 (oversubscribed thread pools spin against each other).
+  const env = { ...process.env, SAT_ENCODER_THREADS: process.env.SAT_ENCODER_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / workers))) };
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./extract-worker.js", import.meta.url), { env });
   // Running from source under tsx (tests, `npm run sat`): Node 20 does not apply the parent's
   // `--import tsx` to worker threads, so the worker registers tsx's loader itself first.
   const url = new URL("./extract-worker.ts", import.meta.url).href;
-  return new Worker(`import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(url)}); });`, { eval: true });
+  return new Worker(`import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(url)}); });`, { eval: true, env });
 }
 
 interface ShardRunner {
@@ -113,7 +117,7 @@ interface ShardRunner {
 async function runWorkers(n: number, opts: ExtractOptions, jobFor: (k: number) => Omit<ToWorker & { type: "shard" }, "type">["job"]): Promise<ShardRunner> {
   if (!opts.encoderSpec) throw new Error("extractFeatures: workers > 1 needs encoderSpec");
   const spec = opts.encoderSpec;
-  const workers = Array.from({ length: n }, () => startWorker());
+  const workers = Array.from({ length: n }, () => startWorker(n));
   const ready = workers.map(
     (w) =>
       new Promise<void>((res, rej) => {
