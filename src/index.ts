@@ -36,8 +36,14 @@ export { FeatureStore } from "./data/feature-store.js";
 export { loadEncoder, DEFAULT_ENCODER_SPEC } from "./encoder/spec.js";
 export type { EncoderSpec } from "./encoder/spec.js";
 export type { Encoder } from "./encoder/encoder.js";
+export { loadResNet50Encoder } from "./encoder/resnet.js";
+export { ShapesEncoder, parseScene } from "./encoder/shapes.js";
 export * as synthetic from "./data/synthetic/index.js";
 
 // Metrics and figures.
 export { scoreCaptions, bleu, ciderD, rougeL, Meteor, tokenizeCaption } from "./metrics/index.js";
 export { renderAttentionFigure, renderSingleMap, attentionHeatmap } from "./viz/index.js";
+
+// Serving: `sat serve` as a library call.
+export { startServer } from "./serve/index.js";
+export type { StartOptions } from "./serve/index.js";
