@@ -6,12 +6,12 @@
  * Node, so `workers: N` runs N encoder instances in worker threads, one shard each at a time.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { UserError } from "../cli/errors.js";
 import type { Encoder, EncoderIdentity } from "../encoder/encoder.js";
 import type { EncoderSpec } from "../encoder/spec.js";
+import { encoderWorkerEnv, startWorkerModule } from "../encoder/workers.js";
 import type { ToWorker } from "./extract-worker.js";
 import {
   checkLittleEndian,
@@ -99,14 +99,8 @@ type FromWorker =
   | { type: "error"; message: string };
 
 function startWorker(workers: number): Worker {
-  // The cores are shared out between the workers: with onnxruntime, 2 workers x 2 threads on
-  // 2 cores ran 35% slower than 2 x 1 (oversubscribed thread pools spin against each other).
-  const env = { ...process.env, SAT_ENCODER_THREADS: process.env.SAT_ENCODER_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / workers))) };
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./extract-worker.js", import.meta.url), { env });
-  // Running from source under tsx (tests, `npm run sat`): Node 20 does not apply the parent's
-  // `--import tsx` to worker threads, so the worker registers tsx's loader itself first.
-  const url = new URL("./extract-worker.ts", import.meta.url).href;
-  return new Worker(`import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(url)}); });`, { eval: true, env });
+  const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
+  return startWorkerModule(new URL(`./extract-worker.${ext}`, import.meta.url), undefined, encoderWorkerEnv(workers));
 }
 
 interface ShardRunner {

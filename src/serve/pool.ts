@@ -12,8 +12,8 @@
  * - A worker that dies (uncaught error, exit, out of memory) fails only the job it was running
  *   (500 worker_crashed) and is replaced by a fresh one; the queue goes on.
  */
-import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import { encoderWorkerEnv, startWorkerModule } from "../encoder/workers.js";
+import type { Worker } from "node:worker_threads";
 import { UserError } from "../cli/errors.js";
 import { onnxRuntimeStatus } from "../encoder/onnx.js";
 import type { EngineChoice } from "../model/engine-factory.js";
@@ -63,24 +63,6 @@ interface Slot {
   failures: number;
 }
 
-/** Starts a worker module from source under tsx (tests, `npm run sat`) or compiled JS (dist). */
-export function startWorkerModule(url: URL, workerData?: unknown, env: NodeJS.ProcessEnv = process.env): Worker {
-  if (!url.pathname.endsWith(".ts")) return new Worker(url, { workerData, env });
-  // Node 20 does not apply the parent's `--import tsx` to worker threads, so the worker
-  // registers tsx's loader itself first (as src/data/extract.ts does).
-  const code = `import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(code, { eval: true, workerData, env });
-}
-
-/**
- * Each worker's environment: with N workers, ResNet-50 on onnxruntime gets cores/N intra-op
- * threads each (src/encoder/onnx.ts measured N sessions of all cores as 35% slower), unless
- * SAT_ENCODER_THREADS is set.
- */
-function workerEnv(n: number): NodeJS.ProcessEnv {
-  return { ...process.env, SAT_ENCODER_THREADS: process.env.SAT_ENCODER_THREADS || String(Math.max(1, Math.floor(availableParallelism() / n))) };
-}
-
 /**
  * Loads in this (main) thread the native libraries the workers use. A library loaded only by
  * a worker is unloaded when that worker ends, while threads it started (OpenMP's pool,
@@ -128,7 +110,7 @@ export class CaptionPool {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`concurrency must be a positive integer, got ${n}`);
     const q = opts.queueLimit ?? 32;
     if (!Number.isInteger(q) || q < 0) throw new RangeError(`queueLimit must be a non-negative integer, got ${q}`);
-    const workers = Array.from({ length: n }, () => startWorkerModule(opts.workerModule ?? defaultWorkerModule(), opts.workerData, workerEnv(n)));
+    const workers = Array.from({ length: n }, () => startWorkerModule(opts.workerModule ?? defaultWorkerModule(), opts.workerData, encoderWorkerEnv(n)));
     try {
       const infos = await Promise.all(workers.map((w) => initWorker(w, opts)));
       pinNativeLibraries(infos[0]);
@@ -285,7 +267,7 @@ export class CaptionPool {
 
   private replace(slot: Slot): void {
     if (this.closing) return;
-    const w = startWorkerModule(this.opts.workerModule ?? defaultWorkerModule(), this.opts.workerData, workerEnv(this.concurrency));
+    const w = startWorkerModule(this.opts.workerModule ?? defaultWorkerModule(), this.opts.workerData, encoderWorkerEnv(this.concurrency));
     slot.worker = w;
     this.restarts++;
     initWorker(w, this.opts).then(
