@@ -8,31 +8,14 @@ import { mkdtempSync, mkdirSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { buildTinyModel } from "../encoder/tiny-model.js";
-import { Vocabulary } from "../../src/data/vocab.js";
-import { resolveModelConfig } from "../../src/model/config.js";
-import { initParams } from "../../src/model/init.js";
-import { saveModel } from "../../src/model/model-dir.js";
-import { IDENTITY_NORMALISATION } from "../../src/encoder/encoder.js";
+import { buildTinyCaptionModel } from "../encoder/tiny-model.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 
 async function setup(): Promise<{ dir: string; model: string; photos: string }> {
   const dir = mkdtempSync(join(tmpdir(), "sat-caption-"));
   // input 16x16x3 -> "mixed": 8x8 grid, 5 channels (L = 64, D = 5)
-  const encoderPath = await buildTinyModel(join(dir, "encoder"), 16);
-  const vocab = Vocabulary.build(["a red circle", "a blue square above a red circle", "a green star"]);
-  const config = resolveModelConfig({ vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, attnDim: 6, featureDim: 5, numLocations: 64 });
-  const params = initParams(config, 3);
-  // Larger output weights than the init's 0.01 so captions are not all "<end>" at once.
-  for (let i = params.length - config.vocabSize * (config.embedDim + 1); i < params.length; i++) params[i] *= 100;
-  const model = join(dir, "model");
-  saveModel(model, {
-    config,
-    vocab: vocab.toJSON(),
-    encoder: { spec: { kind: "tfjs", modelPath: encoderPath, layer: "mixed", normalisation: IDENTITY_NORMALISATION }, name: "tiny-mixed", grid: [8, 8], L: 64, D: 5 },
-    params,
-  });
+  const model = await buildTinyCaptionModel(dir, ["a red circle", "a blue square above a red circle", "a green star"]);
   const photos = join(dir, "photos");
   mkdirSync(photos);
   await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 30, b: 30 } } }).png().toFile(join(photos, "red.png"));

@@ -7,6 +7,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tf, tfReady } from "../../src/encoder/backend.js";
 import { directorySaveHandler } from "../../src/encoder/io.js";
+import { IDENTITY_NORMALISATION } from "../../src/encoder/encoder.js";
+import { Vocabulary } from "../../src/data/vocab.js";
+import { resolveModelConfig } from "../../src/model/config.js";
+import { initParams } from "../../src/model/init.js";
+import { saveModel } from "../../src/model/model-dir.js";
 
 /**
  * input [S, S, 3] -> `feat`: 1x1 conv with an identity kernel (features = the normalised
@@ -68,4 +73,27 @@ export function writeTinyGraphModel(dir: string): string {
   writeFileSync(join(dir, "w.bin"), Buffer.from(new Float32Array(GRAPH_KERNEL.flat()).buffer));
   writeFileSync(join(dir, "model.json"), JSON.stringify(model));
   return join(dir, "model.json");
+}
+
+/**
+ * A captioning model directory on the tiny encoder (16x16 input -> `mixed`: 8x8 grid, 5
+ * channels, L = 64, D = 5) with a tiny randomly initialised decoder whose vocabulary comes from
+ * `captions`. Returns the model directory (`<dir>/model`; the encoder goes to `<dir>/encoder`).
+ */
+export async function buildTinyCaptionModel(dir: string, captions: string[], training?: Record<string, unknown>): Promise<string> {
+  const encoderPath = await buildTinyModel(join(dir, "encoder"), 16);
+  const vocab = Vocabulary.build(captions);
+  const config = resolveModelConfig({ vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, attnDim: 6, featureDim: 5, numLocations: 64 });
+  const params = initParams(config, 3);
+  // Larger output weights than the init's 0.01, so captions differ by image and are not all "<end>".
+  for (let i = params.length - config.vocabSize * (config.embedDim + 1); i < params.length; i++) params[i] *= 100;
+  const model = join(dir, "model");
+  saveModel(model, {
+    config,
+    vocab: vocab.toJSON(),
+    encoder: { spec: { kind: "tfjs", modelPath: encoderPath, layer: "mixed", normalisation: IDENTITY_NORMALISATION }, name: "tiny-mixed", grid: [8, 8], L: 64, D: 5 },
+    training,
+    params,
+  });
+  return model;
 }

@@ -8,31 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
-import { buildTinyModel } from "../encoder/tiny-model.js";
-import { Vocabulary } from "../../src/data/vocab.js";
-import { IDENTITY_NORMALISATION } from "../../src/encoder/encoder.js";
-import { resolveModelConfig } from "../../src/model/config.js";
-import { initParams } from "../../src/model/init.js";
-import { saveModel } from "../../src/model/model-dir.js";
+import { buildTinyCaptionModel } from "../encoder/tiny-model.js";
 
 /** Model directory: tiny encoder 16x16 input -> 8x8 grid x 5 channels, tiny decoder. */
-export async function makeTinyModel(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "sat-serve-"));
-  const encoderPath = await buildTinyModel(join(dir, "encoder"), 16);
-  const vocab = Vocabulary.build(["a red circle", "a blue square above a red circle", "a green star next to a yellow cross"]);
-  const config = resolveModelConfig({ vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, attnDim: 6, featureDim: 5, numLocations: 64 });
-  const params = initParams(config, 3);
-  // Larger output weights than the init's 0.01, so captions differ by image and are not all "<end>".
-  for (let i = params.length - config.vocabSize * (config.embedDim + 1); i < params.length; i++) params[i] *= 100;
-  const model = join(dir, "model");
-  saveModel(model, {
-    config,
-    vocab: vocab.toJSON(),
-    encoder: { spec: { kind: "tfjs", modelPath: encoderPath, layer: "mixed", normalisation: IDENTITY_NORMALISATION }, name: "tiny-mixed", grid: [8, 8], L: 64, D: 5 },
-    training: { note: "serve test model" },
-    params,
-  });
-  return model;
+export function makeTinyModel(): Promise<string> {
+  return buildTinyCaptionModel(mkdtempSync(join(tmpdir(), "sat-serve-")), ["a red circle", "a blue square above a red circle", "a green star next to a yellow cross"], { note: "serve test model" });
 }
 
 /** A 60x40 picture with a red and a blue half (not uniform, so attention varies). */
