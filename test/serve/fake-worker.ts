@@ -32,6 +32,9 @@ port.on("message", (msg: ToWorker) => {
     }
     const { width = 0, height = 0, format = "?" } = await sharp(msg.bytes).metadata();
     if (width === behaviour.crashWidth) {
+      // Crash only after working for delayMs, as a real crash mid-caption would: a job that
+      // died at once could come and go between two polls of /healthz.
+      Atomics.wait(sleeper, 0, 0, behaviour.delayMs);
       setImmediate(() => {
         throw new Error("fake worker: simulated crash");
       });
