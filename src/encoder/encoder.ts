@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { UserError } from "../cli/errors.js";
 import { preprocessFor, type PreprocessOptions } from "../data/images.js";
 import { tf, tfReady } from "./backend.js";
+import { IdentifiedEncoder } from "./identified.js";
 import { artifactsHandler, readModelArtifacts } from "./io.js";
 
 /** How pixels (RGB, 0..255) become the network's input: x = (pixel * scale - mean) / std, per channel in `channelOrder`. */
@@ -82,23 +83,13 @@ export function normaliseInto(images: readonly Uint8Array[], size: number, n: No
 
 type Runner = (x: tf.Tensor4D) => tf.Tensor;
 
-class TfjsEncoder implements Encoder {
+class TfjsEncoder extends IdentifiedEncoder {
   constructor(
     readonly id: EncoderIdentity,
     private readonly run: Runner,
     private readonly disposer: () => void,
-  ) {}
-  get L(): number {
-    return this.id.L;
-  }
-  get D(): number {
-    return this.id.D;
-  }
-  get inputSize(): number {
-    return this.id.inputSize;
-  }
-  get preprocess(): PreprocessOptions {
-    return this.id.preprocess;
+  ) {
+    super();
   }
   encode(images: readonly Uint8Array[]): Float32Array {
     if (images.length === 0) return new Float32Array(0);

@@ -14,6 +14,7 @@ import { resolve } from "node:path";
 import { UserError } from "../cli/errors.js";
 import { preprocessFor } from "../data/images.js";
 import { IDENTITY_NORMALISATION, normaliseInto, type Encoder, type EncoderIdentity, type Normalisation } from "./encoder.js";
+import { IdentifiedEncoder } from "./identified.js";
 import { readModelArtifacts } from "./io.js";
 import { kerasToOnnx } from "./onnx-graph.js";
 import { encodeOnnxModel } from "./onnx-proto.js";
@@ -116,7 +117,7 @@ export interface OnnxEncoder extends Encoder {
   readonly threads: number;
 }
 
-class OnnxSessionEncoder implements OnnxEncoder {
+class OnnxSessionEncoder extends IdentifiedEncoder implements OnnxEncoder {
   readonly backend = "onnx" as const;
   private session: NativeSession | null;
   constructor(
@@ -126,19 +127,8 @@ class OnnxSessionEncoder implements OnnxEncoder {
     readonly flopsPerImage: number,
     readonly threads: number,
   ) {
+    super();
     this.session = session;
-  }
-  get L(): number {
-    return this.id.L;
-  }
-  get D(): number {
-    return this.id.D;
-  }
-  get inputSize(): number {
-    return this.id.inputSize;
-  }
-  get preprocess() {
-    return this.id.preprocess;
   }
   encode(images: readonly Uint8Array[]): Float32Array {
     if (!this.session) throw new Error("encoder used after dispose()");

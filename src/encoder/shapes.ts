@@ -22,7 +22,8 @@
  * Anything else (a photo, noise) parses into whatever blends it happens to contain, possibly
  * nothing: the encoder never throws on pixels, the model captions such images badly.
  */
-import type { Encoder, EncoderIdentity, Normalisation } from "./encoder.js";
+import type { EncoderIdentity, Normalisation } from "./encoder.js";
+import { IdentifiedEncoder } from "./identified.js";
 import type { PreprocessOptions } from "../data/images.js";
 import type { SceneObject } from "../data/synthetic/captions.js";
 import { SyntheticFeatures, type FeatureOptions } from "../data/synthetic/features.js";
@@ -278,15 +279,14 @@ export const SHAPES_PREPROCESS: PreprocessOptions = { crop: SHAPES_INPUT_SIZE, r
 export const SHAPES_ENCODER_NAME = "shapes-scene-parser";
 
 /** Encoder of rendered shapes scenes: parseScene, then SyntheticFeatures without noise. */
-export class ShapesEncoder implements Encoder {
+export class ShapesEncoder extends IdentifiedEncoder {
   readonly id: EncoderIdentity;
-  readonly inputSize = SHAPES_INPUT_SIZE;
-  readonly preprocess = SHAPES_PREPROCESS;
   private readonly features: SyntheticFeatures;
 
   /** `features`: the options the model's training features were synthesised with (its noise
    * is ignored: the noise regularised training, an encoder is deterministic). */
   constructor(features: FeatureOptions = {}) {
+    super();
     this.features = new SyntheticFeatures({ ...features, noiseStd: 0 });
     const g = this.features.grid;
     this.id = {
@@ -301,13 +301,6 @@ export class ShapesEncoder implements Encoder {
       preprocess: SHAPES_PREPROCESS,
     };
   }
-  get L(): number {
-    return this.id.L;
-  }
-  get D(): number {
-    return this.id.D;
-  }
-
   /** The annotation vectors ([L * D]) of already-parsed objects. */
   objectFeatures(objects: readonly SceneObject[]): Float32Array {
     const scene: Scene = { id: "parsed", seed: 0, canvas: SHAPES_INPUT_SIZE, objects: objects.map(({ shape, colour, box }) => ({ shape, colour, box })), captions: [] };
