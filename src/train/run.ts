@@ -75,6 +75,12 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   engine: "auto",
 };
 
+/** How many steps the run is planned to take: the epochs, capped by maxSteps when set. */
+export function plannedSteps(o: Pick<TrainRunOptions, "epochs" | "maxSteps">, batchesPerEpoch: number): number {
+  const epochSteps = o.epochs * batchesPerEpoch;
+  return o.maxSteps > 0 ? Math.min(o.maxSteps, epochSteps) : epochSteps;
+}
+
 /** The learning rate of step `step` (1-based) of `totalSteps`; a pure function, so resume needs no state. */
 export function scheduledLr(base: number, step: number, totalSteps: number, o: Pick<TrainRunOptions, "lrSchedule" | "lrDecay" | "lrDecayEvery">): number {
   if (o.lrSchedule === "step") return base * Math.pow(o.lrDecay, Math.floor((step - 1) / o.lrDecayEvery));
@@ -213,7 +219,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   process.on("SIGTERM", onSignal);
   try {
     const epochSteps = o.epochs * trainer.sampler.batchesPerEpoch;
-    const totalSteps = o.maxSteps > 0 ? Math.min(o.maxSteps, epochSteps) : epochSteps;
+    const totalSteps = plannedSteps(o, trainer.sampler.batchesPerEpoch);
     while (!stop) {
       if (o.maxSteps > 0 && trainer.step >= o.maxSteps) {
         stop = "max-steps";

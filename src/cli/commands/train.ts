@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { ConfigError, type ModelConfig } from "../../model/config.js";
 import type { OptimizerSettings } from "../../model/engine.js";
 import { ModelFileError } from "../../model/model-dir.js";
-import { DEFAULT_TRAIN_OPTIONS, runTraining, type TrainRunOptions } from "../../train/run.js";
+import { DEFAULT_TRAIN_OPTIONS, plannedSteps, runTraining, type TrainRunOptions } from "../../train/run.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
 import { ProgressLine } from "../progress.js";
@@ -95,8 +95,7 @@ async function runTrainCommand(o: TrainCliOptions): Promise<void> {
       beamWidth: beam,
       resume: !!resume,
       onStep: (s, trainer) => {
-        const total = o.maxSteps > 0 ? Math.min(o.maxSteps, o.epochs * trainer.sampler.batchesPerEpoch) : o.epochs * trainer.sampler.batchesPerEpoch;
-        progress ??= new ProgressLine({ total, label: "train", force: forceProgress });
+        progress ??= new ProgressLine({ total: plannedSteps(o, trainer.sampler.batchesPerEpoch), label: "train", force: forceProgress });
         progress.update(s.step, `epoch ${trainer.epochProgress.toFixed(2)} loss/word ${s.nllPerWord.toFixed(3)} ${(s.captions / (s.ms / 1000)).toFixed(0)} capt/s${lastVal}`);
       },
       onValidation: (v) => {
