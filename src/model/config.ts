@@ -28,6 +28,13 @@ export interface ModelConfig {
   entropyWeight: number;
   /** Moving-average decay of the REINFORCE baseline. */
   baselineDecay: number;
+  /**
+   * Keep one REINFORCE baseline per caption length instead of one for all minibatches
+   * (model.md's). Minibatches hold captions of one length and log p scales with length, so a
+   * single baseline gives every minibatch a reward offset of tens of nats set by its length
+   * alone; that noise swamped the attention gradients on Flickr8k (see configs/flickr8k-hard.json).
+   */
+  baselinePerLength: boolean;
   /** Probability that a hard-attention minibatch trains on the expectation α instead. */
   expectationProb: number;
 }
@@ -44,6 +51,7 @@ export const DEFAULT_MODEL_CONFIG: Omit<ModelConfig, "vocabSize"> = {
   reinforceWeight: 0.1,
   entropyWeight: 0.002,
   baselineDecay: 0.9,
+  baselinePerLength: false,
   expectationProb: 0.5,
 };
 
@@ -81,6 +89,7 @@ export function resolveModelConfig(partial: Partial<ModelConfig> & { vocabSize: 
       throw new ConfigError(f, `must be a number in [0, 1) (got ${JSON.stringify(v)})`);
     }
   }
+  if (typeof cfg.baselinePerLength !== "boolean") throw new ConfigError("baselinePerLength", `must be true or false (got ${JSON.stringify(cfg.baselinePerLength)})`);
   for (const f of NONNEG_FIELDS) {
     const v = cfg[f];
     if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new ConfigError(f, `must be a finite number >= 0 (got ${JSON.stringify(v)})`);

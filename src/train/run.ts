@@ -8,6 +8,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadDataset, type CaptionDataset, type ImageEntry } from "../data/datasets.js";
+import { UserError } from "../cli/errors.js";
 import { FeatureStore } from "../data/feature-store.js";
 import { Vocabulary, START, END } from "../data/vocab.js";
 import { captionStoredImages } from "../decode/split.js";
@@ -15,7 +16,7 @@ import { resolveModelConfig, type ModelConfig } from "../model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerSettings } from "../model/engine.js";
 import { createEngine, type EngineChoice } from "../model/engine-factory.js";
 import { initParams } from "../model/init.js";
-import { saveModel, type ModelEncoderInfo } from "../model/model-dir.js";
+import { loadModel, saveModel, type LoadedModel, type ModelEncoderInfo } from "../model/model-dir.js";
 import { scoreCaptions } from "../metrics/index.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { renderTrainingCurves, type TrainingCurves } from "../viz/curves.js";
@@ -49,6 +50,13 @@ export interface TrainRunOptions {
   lrDecayEvery: number;
   seed: number;
   resume: boolean;
+  /**
+   * Start from this model directory's weights and vocabulary instead of a random
+   * initialisation (e.g. hard attention from a soft-attention model). Sizes and the encoder
+   * must match; attention type, dropout and the loss coefficients come from `model`.
+   * Ignored when resuming (the checkpoint holds the weights).
+   */
+  init?: string;
   engine: EngineChoice;
   onStep?: (log: StepLog, trainer: Trainer) => void;
   onValidation?: (v: ValidationResult) => void;
@@ -110,6 +118,22 @@ function usable(ds: CaptionDataset, store: FeatureStore, split: string): ImageEn
   return ds.images.filter((im) => im.split === split && im.captions.length > 0 && store.has(im.id));
 }
 
+/** A model to start from: it must describe features like the store's. */
+function loadInitModel(dir: string, store: FeatureStore): LoadedModel {
+  const m = loadModel(dir);
+  const id = m.meta.encoder.identity;
+  if (id && (id.name !== store.encoder.name || id.modelSha256 !== store.encoder.modelSha256 || id.layer !== store.encoder.layer)) {
+    throw new UserError(`--init ${dir}: the model was trained on features of ${id.name} (${id.layer}), the store holds ${store.encoder.name} (${store.encoder.layer})`);
+  }
+  return m;
+}
+
+function checkInitSizes(m: LoadedModel, config: ModelConfig, dir: string): void {
+  for (const f of ["embedDim", "hiddenDim", "attnDim", "featureDim", "numLocations"] as const) {
+    if (m.meta.config[f] !== config[f]) throw new UserError(`--init ${dir}: ${f} is ${m.meta.config[f]} there but ${config[f]} in this run's config`);
+  }
+}
+
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const ds = loadDataset(o.data);
   const store = FeatureStore.open(o.features);
@@ -137,10 +161,12 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const ckpt = o.resume && (existsSync(ckptDir) || existsSync(`${ckptDir}.old`)) ? loadCheckpoint(ckptDir) : null;
   if (o.resume && !ckpt) throw new Error(`${ckptDir}: nothing to resume (no checkpoint)`);
-  const vocab = ckpt ? ckpt.model.vocab : Vocabulary.build(train.flatMap((im) => im.captions), { maxSize: o.vocabSize });
+  const init = !ckpt && o.init ? loadInitModel(o.init, store) : null;
+  const vocab = ckpt ? ckpt.model.vocab : init ? init.vocab : Vocabulary.build(train.flatMap((im) => im.captions), { maxSize: o.vocabSize });
   const config = ckpt
     ? ckpt.model.meta.config
     : resolveModelConfig({ ...o.model, vocabSize: vocab.size, featureDim: store.D, numLocations: store.L });
+  if (init) checkInitSizes(init, config, o.init!);
   const grid = Math.round(Math.sqrt(store.L));
   const encoder: ModelEncoderInfo = {
     spec: null,
@@ -168,7 +194,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     captionImage: Int32Array.from(captionImage),
     captionTokens,
   };
-  const engine = createEngine(config, ckpt ? ckpt.model.params : initParams(config, o.seed), o.engine);
+  const engine = createEngine(config, ckpt ? ckpt.model.params : init ? init.params : initParams(config, o.seed), o.engine);
+  if (init) log({ type: "init", from: o.init, attention: init.meta.config.attention });
   const trainer = new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer: { ...(ckpt ? ckpt.optimizer : o.optimizer) }, startId: START, endId: END });
   // The schedule scales the base rate; the trainer's copy holds the current step's rate.
   const baseLr = ckpt ? Number(ckpt.extra.baseLr ?? ckpt.optimizer.lr) : o.optimizer.lr;

@@ -45,6 +45,9 @@ export interface StepLog {
 export interface TrainerState {
   step: number;
   baseline: number;
+  /** config.baselinePerLength: caption length -> baseline, and the per-word average that starts a new length. Absent in older checkpoints. */
+  baselineByLength?: Record<string, number>;
+  baselinePerWord?: number;
   /** Position in the sampler's deterministic epochs: the next batch is epoch[epoch][batch]. */
   epoch: number;
   batch: number;
@@ -60,6 +63,10 @@ export class Trainer {
   private epochBatches: number[][] | null = null;
   /** REINFORCE baseline b (moving average of log p over minibatches). */
   baseline = 0;
+  /** With config.baselinePerLength: one b per caption length T (minibatches are of one length). */
+  private baselineByLength = new Map<number, number>();
+  /** Moving average of log p per word, to start each length's baseline. */
+  private baselinePerWord = 0;
   private readonly modeRng: SeededRandom;
   private readonly L: number;
   private readonly D: number;
@@ -114,6 +121,9 @@ export class Trainer {
     this.step += 1;
     let mode: StepMode = "soft";
     if (cfg.attention === "hard") mode = this.modeRng.next() < cfg.expectationProb ? "hard-expect" : "hard-sample";
+    // A length's first minibatch starts from the global baseline rescaled to its length
+    // (log p grows about linearly with it) rather than from 0.
+    const lengthBaseline = cfg.baselinePerLength ? (this.baselineByLength.get(batch.T) ?? this.baselinePerWord * batch.T) : 0;
     const res = this.engine.forwardBackward(batch, {
       mode,
       dropout: cfg.dropout,
@@ -121,7 +131,7 @@ export class Trainer {
       alphaC: cfg.alphaC,
       reinforceWeight: cfg.reinforceWeight,
       entropyWeight: cfg.entropyWeight,
-      baseline: this.baseline,
+      baseline: cfg.baselinePerLength ? lengthBaseline : this.baseline,
       computeGrad: true,
     });
     if (!Number.isFinite(res.loss)) throw new Error(`training diverged at step ${this.step}: loss is ${res.loss}`);
@@ -130,6 +140,10 @@ export class Trainer {
       let mean = 0;
       for (const lp of res.logProb) mean += lp / res.logProb.length;
       this.baseline = cfg.baselineDecay * this.baseline + (1 - cfg.baselineDecay) * mean;
+      if (cfg.baselinePerLength) {
+        this.baselinePerWord = cfg.baselineDecay * this.baselinePerWord + (1 - cfg.baselineDecay) * (mean / batch.T);
+        this.baselineByLength.set(batch.T, cfg.baselineDecay * lengthBaseline + (1 - cfg.baselineDecay) * mean);
+      }
     }
     const gradNorm = this.engine.optimizerStep(this.settings.optimizer, this.step);
     return {
@@ -163,12 +177,16 @@ export class Trainer {
   }
 
   getState(): TrainerState {
-    return { step: this.step, baseline: this.baseline, epoch: this.epoch, batch: this.batchInEpoch, modeRng: this.modeRng.getState() };
+    const byLength: Record<string, number> = {};
+    for (const [T, b] of this.baselineByLength) byLength[T] = b;
+    return { step: this.step, baseline: this.baseline, baselineByLength: byLength, baselinePerWord: this.baselinePerWord, epoch: this.epoch, batch: this.batchInEpoch, modeRng: this.modeRng.getState() };
   }
 
   setState(s: TrainerState): void {
     this.step = s.step;
     this.baseline = s.baseline;
+    this.baselineByLength = new Map(Object.entries(s.baselineByLength ?? {}).map(([T, b]) => [Number(T), b]));
+    this.baselinePerWord = s.baselinePerWord ?? 0;
     this.epoch = s.epoch;
     this.batchInEpoch = s.batch;
     this.epochBatches = null;

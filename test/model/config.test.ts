@@ -10,8 +10,8 @@ const ok = { vocabSize: 20, embedDim: 4, hiddenDim: 4, attnDim: 4, featureDim: 3
 test("defaults follow model.md", () => {
   const c = resolveModelConfig({ vocabSize: 10000 });
   assert.deepEqual(
-    [c.embedDim, c.hiddenDim, c.attnDim, c.featureDim, c.numLocations, c.dropout, c.alphaC, c.reinforceWeight, c.entropyWeight],
-    [512, 1024, 512, 1024, 196, 0.5, 1.0, 0.1, 0.002],
+    [c.embedDim, c.hiddenDim, c.attnDim, c.featureDim, c.numLocations, c.dropout, c.alphaC, c.reinforceWeight, c.entropyWeight, c.baselinePerLength],
+    [512, 1024, 512, 1024, 196, 0.5, 1.0, 0.1, 0.002, false],
   );
 });
 
@@ -22,6 +22,7 @@ for (const [field, value, pattern] of [
   ["dropout", 1, /dropout must be a number in \[0, 1\)/],
   ["alphaC", -1, /alphaC must be a finite number >= 0/],
   ["featureDim", 0, /featureDim must be a positive integer/],
+  ["baselinePerLength", "yes", /baselinePerLength must be true or false/],
   ["colour", 1, /colour is not a model config field/],
 ] as const) {
   test(`${field} = ${JSON.stringify(value)} is refused with a message naming it`, () => {

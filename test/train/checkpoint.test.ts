@@ -1,6 +1,7 @@
 // Killing training and resuming from a checkpoint continues exactly where it stopped: the same
-// losses, bit for bit, over the next 100 steps (hard attention, so the REINFORCE baseline, the
-// expectation/sample coin and dropout all have to be restored too).
+// losses, bit for bit, over the next 100 steps (hard attention, so the REINFORCE baseline(s), the
+// expectation/sample coin and dropout all have to be restored too). Also: what the per-length
+// baselines are.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -29,16 +30,18 @@ const config: ModelConfig = resolveModelConfig({
 const settings = { batchSize: 16, seed: 9, optimizer: { ...DEFAULT_OPTIMIZER, lr: 3e-3, clipNorm: 5 }, startId: START, endId: END };
 const encoder = { spec: null, name: "synthetic", grid: [sf.grid, sf.grid] as [number, number], L: sf.numLocations, D: sf.dim };
 
-function fresh(): Trainer {
-  return new Trainer(createEngine(config, initParams(config, 2)), corpus, settings);
+const perLength: ModelConfig = { ...config, baselinePerLength: true };
+
+function fresh(c: ModelConfig): Trainer {
+  return new Trainer(createEngine(c, initParams(c, 2)), corpus, settings);
 }
 
-test("resume from a checkpoint reproduces the uninterrupted loss curve exactly", () => {
-  const straight = fresh();
+for (const [name, cfg] of [["one baseline", config], ["per-length baselines", perLength]] as const) test(`resume from a checkpoint reproduces the uninterrupted loss curve exactly (${name})`, () => {
+  const straight = fresh(cfg);
   const expected = Array.from({ length: 150 }, () => straight.trainStep().loss);
   straight.engine.dispose();
 
-  const first = fresh();
+  const first = fresh(cfg);
   for (let i = 0; i < 50; i++) first.trainStep();
   const dir = join(mkdtempSync(join(tmpdir(), "sat-ckpt-")), "checkpoint");
   saveCheckpoint(dir, { engine: first.engine, trainer: first, vocab, encoder, extra: { note: "test" } });
@@ -54,6 +57,33 @@ test("resume from a checkpoint reproduces the uninterrupted loss curve exactly",
   // The curve is not flat (the comparison would be vacuous otherwise).
   assert.ok(new Set(after).size > 90);
   resumed.engine.dispose();
+});
+
+test("per-length baselines: each minibatch's is the moving average of log p over earlier minibatches of its length", () => {
+  const engine = createEngine(perLength, initParams(perLength, 2));
+  const seen: { T: number; baseline: number; mean: number }[] = [];
+  const forwardBackward = engine.forwardBackward.bind(engine);
+  engine.forwardBackward = (batch, opts) => {
+    const r = forwardBackward(batch, opts);
+    let mean = 0;
+    for (const lp of r.logProb) mean += lp / r.logProb.length;
+    seen.push({ T: batch.T, baseline: opts.baseline!, mean });
+    return r;
+  };
+  const trainer = new Trainer(engine, corpus, settings);
+  for (let i = 0; i < 60; i++) trainer.trainStep();
+  const byLength = new Map<number, number>();
+  let perWord = 0;
+  for (const [i, s] of seen.entries()) {
+    // A length seen for the first time starts from the per-word average times its length.
+    const expected = byLength.get(s.T) ?? perWord * s.T;
+    assert.equal(s.baseline, expected, `baseline of step ${i + 1} (length ${s.T})`);
+    byLength.set(s.T, 0.9 * expected + (1 - 0.9) * s.mean); // the trainer's arithmetic, so equality is exact
+    perWord = 0.9 * perWord + (1 - 0.9) * (s.mean / s.T);
+  }
+  assert.ok(byLength.size >= 3, "several caption lengths (the test would be vacuous otherwise)");
+  assert.deepEqual(trainer.getState().baselineByLength, Object.fromEntries([...byLength].map(([T, b]) => [String(T), b])));
+  engine.dispose();
 });
 
 test("a missing checkpoint is reported with its path", () => {

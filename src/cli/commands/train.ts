@@ -15,7 +15,7 @@ import { ProgressLine } from "../progress.js";
 /** Options whose flag maps one to one onto the run option of the same name. */
 type SharedOptions =
   | "data" | "features" | "out" | "vocabSize" | "batchSize" | "epochs" | "maxSteps" | "valEvery" | "valImages"
-  | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "seed" | "engine";
+  | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "seed" | "engine" | "init";
 
 interface TrainCliOptions extends Pick<TrainRunOptions, SharedOptions> {
   config?: string;
@@ -56,6 +56,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--lr-decay-every <n>", "step schedule: steps between decays", (v) => parsePositiveInt("--lr-decay-every", v), d.lrDecayEvery)
     .option("--seed <n>", "random seed", (v) => parseNonNegativeInt("--seed", v), d.seed)
     .option("--resume", "continue from <out>/checkpoint exactly where it stopped")
+    .option("--init <model>", "start from this model's weights and vocabulary (same sizes and encoder), e.g. hard attention from a soft model; ignored with --resume")
     .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
     .option("--progress", "show the progress line even when stderr is not a terminal")
     .action(async (o: TrainCliOptions) => runTrainCommand(o));
