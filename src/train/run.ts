@@ -244,6 +244,15 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const startStep = trainer.step;
+  /** Validates, logs, redraws the curves; true when patience has run out. */
+  const runValidation = (): boolean => {
+    const v = validate();
+    log({ type: "validation", ...v });
+    drawCurves();
+    o.onValidation?.(v);
+    return o.patience > 0 && sinceBest >= o.patience;
+  };
   try {
     const epochSteps = o.epochs * trainer.sampler.batchesPerEpoch;
     const totalSteps = plannedSteps(o, trainer.sampler.batchesPerEpoch);
@@ -260,17 +269,16 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       const s = trainer.trainStep();
       o.onStep?.(s, trainer);
       log({ type: "step", step: s.step, epoch: trainer.epochProgress, lr: trainer.settings.optimizer.lr, mode: s.mode, loss: s.loss, nllPerWord: s.nllPerWord, entropy: s.attentionEntropy, gradNorm: s.gradNorm, ms: s.ms });
-      if (val.length > 0 && trainer.step % o.valEvery === 0) {
-        const v = validate();
-        log({ type: "validation", ...v });
-        drawCurves();
-        o.onValidation?.(v);
-        if (o.patience > 0 && sinceBest >= o.patience) stop = "patience";
-      }
+      if (val.length > 0 && trainer.step % o.valEvery === 0 && runValidation()) stop = "patience";
       if (trainer.step % o.checkpointEvery === 0) checkpoint();
       // Let a pending SIGINT/SIGTERM be delivered between steps.
       await new Promise((r) => setImmediate(r));
     }
+    // The planned end (epochs or --max-steps) rarely falls on a validation step: validate the
+    // final weights too, so the last steps can still become best/. Not on a signal (the user
+    // wants out), nor when this invocation trained nothing (resuming a finished run).
+    const finished = stop === "epochs" || stop === "max-steps";
+    if (finished && val.length > 0 && trainer.step > startStep && trainer.step % o.valEvery !== 0) runValidation();
     checkpoint();
   } finally {
     process.off("SIGINT", onSignal);

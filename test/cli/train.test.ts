@@ -84,6 +84,10 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   assert.ok(firstNll(tunedLog) < firstNll(freshLog) - 0.2, `step-1 loss/word from --init ${firstNll(tunedLog)} vs fresh ${firstNll(freshLog)}`);
   assert.deepEqual(loadModel(join(tuned, "checkpoint")).vocab.words, best.vocab.words);
   assert.equal(loadModel(join(tuned, "checkpoint")).meta.config.attention, "hard");
+  // The run ends at --max-steps 2, off the --val-every 10 grid: its final weights are still
+  // validated (the first validation always becomes best/).
+  assert.deepEqual(tunedLog.filter((e) => e.type === "validation").map((e) => e.step), [2]);
+  assert.equal(loadModel(join(tuned, "best")).meta.training.step, 2);
   const cfg = join(work, "wide.json");
   writeFileSync(cfg, JSON.stringify({ hiddenDim: 40 }));
   const mismatch = sat(["train", ...common.slice(1).map((a) => (a === run ? join(work, "bad") : a)), "--max-steps", "1", "--config", cfg, "--init", join(run, "best")]);

@@ -46,7 +46,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--clip <x>", "gradient-norm clipping (0 = off)", (v) => parseNonNegativeNumber("--clip", v), d.optimizer.clipNorm)
     .option("--epochs <n>", "passes over the training captions", (v) => parsePositiveInt("--epochs", v), d.epochs)
     .option("--max-steps <n>", "stop after this many steps in total (0 = no limit)", (v) => parseNonNegativeInt("--max-steps", v), d.maxSteps)
-    .option("--val-every <n>", "validate (beam search + BLEU-4) every n steps", (v) => parsePositiveInt("--val-every", v), d.valEvery)
+    .option("--val-every <n>", "validate (beam search + BLEU-4) every n steps and after the last step", (v) => parsePositiveInt("--val-every", v), d.valEvery)
     .option("--val-images <n>", "validate on the first n validation images (0 = all)", (v) => parseNonNegativeInt("--val-images", v), d.valImages)
     .option("--beam <n>", "beam width for validation", (v) => parsePositiveInt("--beam", v), d.beamWidth)
     .option("--patience <n>", "stop after n validations without improvement (0 = never)", (v) => parseNonNegativeInt("--patience", v), d.patience)
