@@ -41,6 +41,8 @@ export interface TrainRunOptions {
   /** Validate on at most this many validation images (0 = all). */
   valImages: number;
   beamWidth: number;
+  /** Validation beam search ranks by log p / length^a (0 = plain log p), as `sat eval --length-penalty`. */
+  lengthPenalty: number;
   /** Stop after this many validations without a better BLEU-4 (0 = never). */
   patience: number;
   checkpointEvery: number;
@@ -73,6 +75,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   valEvery: 500,
   valImages: 0,
   beamWidth: 3,
+  lengthPenalty: 0,
   patience: 5,
   checkpointEvery: 500,
   lrSchedule: "constant",
@@ -212,7 +215,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const validate = (): ValidationResult => {
     const started = performance.now();
-    const caps = captionStoredImages(engine, vocab, store, val.map((im) => im.id), { beamWidth: o.beamWidth });
+    const caps = captionStoredImages(engine, vocab, store, val.map((im) => im.id), { beamWidth: o.beamWidth, lengthPenalty: o.lengthPenalty });
     const hyps: Record<string, string> = {};
     const refs: Record<string, string[]> = {};
     for (const im of val) {

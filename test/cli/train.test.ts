@@ -88,6 +88,22 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   // validated (the first validation always becomes best/).
   assert.deepEqual(tunedLog.filter((e) => e.type === "validation").map((e) => e.step), [2]);
   assert.equal(loadModel(join(tuned, "best")).meta.training.step, 2);
+
+  // Validation decodes with --beam and --length-penalty exactly as `sat eval --model` does with
+  // the same flags; the same model without the penalty scores differently, so the equality
+  // shows the penalty reached validation. Learning rate 1e-9 keeps best/'s weights, whose
+  // captions a strong penalty lengthens.
+  const penalised = join(work, "penalised");
+  const lp = sat(["train", ...common.slice(1).map((a) => (a === run ? penalised : a)), "--max-steps", "1", "--lr", "1e-9", "--init", join(run, "best"), "--beam", "3", "--length-penalty", "2"]);
+  assert.equal(lp.status, 0, lp.stderr);
+  const lpVal = readFileSync(join(penalised, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; bleu4?: number }).find((e) => e.type === "validation")!;
+  const evalBleu4 = (extra: string[]) => {
+    const r = sat(["eval", "--model", join(penalised, "best"), "--features", store, "--data", data, "--split", "val", "--beam", "3", "--no-meteor", "--json", "--save-captions", join(work, "lp-captions.jsonl"), ...extra]);
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { bleu: number[] }).bleu[3];
+  };
+  assert.equal(evalBleu4(["--length-penalty", "2"]), lpVal.bleu4);
+  assert.notEqual(evalBleu4([]), lpVal.bleu4);
   const cfg = join(work, "wide.json");
   writeFileSync(cfg, JSON.stringify({ hiddenDim: 40 }));
   const mismatch = sat(["train", ...common.slice(1).map((a) => (a === run ? join(work, "bad") : a)), "--max-steps", "1", "--config", cfg, "--init", join(run, "best")]);

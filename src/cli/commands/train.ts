@@ -15,7 +15,7 @@ import { ProgressLine } from "../progress.js";
 /** Options whose flag maps one to one onto the run option of the same name. */
 type SharedOptions =
   | "data" | "features" | "out" | "vocabSize" | "batchSize" | "epochs" | "maxSteps" | "valEvery" | "valImages"
-  | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "seed" | "engine" | "init";
+  | "lengthPenalty" | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "seed" | "engine" | "init";
 
 interface TrainCliOptions extends Pick<TrainRunOptions, SharedOptions> {
   config?: string;
@@ -49,6 +49,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--val-every <n>", "validate (beam search + BLEU-4) every n steps and after the last step", (v) => parsePositiveInt("--val-every", v), d.valEvery)
     .option("--val-images <n>", "validate on the first n validation images (0 = all)", (v) => parseNonNegativeInt("--val-images", v), d.valImages)
     .option("--beam <n>", "beam width for validation", (v) => parsePositiveInt("--beam", v), d.beamWidth)
+    .option("--length-penalty <a>", "validation: rank beams by log p / length^a (0 = plain log p)", (v) => parseNonNegativeNumber("--length-penalty", v), d.lengthPenalty)
     .option("--patience <n>", "stop after n validations without improvement (0 = never)", (v) => parseNonNegativeInt("--patience", v), d.patience)
     .option("--checkpoint-every <n>", "write a checkpoint every n steps", (v) => parsePositiveInt("--checkpoint-every", v), d.checkpointEvery)
     .option("--lr-schedule <kind>", "constant, step (x --lr-decay every --lr-decay-every steps) or cosine (to 0 over the run)", (v) => parseChoice("--lr-schedule", v, ["constant", "step", "cosine"]), d.lrSchedule)
