@@ -32,9 +32,16 @@ export interface ModelConfig {
    * Keep one REINFORCE baseline per caption length instead of one for all minibatches
    * (model.md's). Minibatches hold captions of one length and log p scales with length, so a
    * single baseline gives every minibatch a reward offset of tens of nats set by its length
-   * alone; that noise swamped the attention gradients on Flickr8k (see configs/flickr8k-hard.json).
+   * alone (README: the finding on hard attention from scratch).
    */
   baselinePerLength: boolean;
+  /**
+   * Start the baseline(s) at the first minibatch's mean log p (one extra forward pass on the
+   * expectation, at a run's first step) instead of at 0 (model.md's). From 0, the first ~20
+   * minibatches get rewards of minus tens of nats, whose REINFORCE gradients swamp everything
+   * else and, under Adam, inflate its second moments for hundreds of steps.
+   */
+  baselineWarmStart: boolean;
   /** Probability that a hard-attention minibatch trains on the expectation α instead. */
   expectationProb: number;
 }
@@ -52,6 +59,7 @@ export const DEFAULT_MODEL_CONFIG: Omit<ModelConfig, "vocabSize"> = {
   entropyWeight: 0.002,
   baselineDecay: 0.9,
   baselinePerLength: false,
+  baselineWarmStart: false,
   expectationProb: 0.5,
 };
 
@@ -89,7 +97,9 @@ export function resolveModelConfig(partial: Partial<ModelConfig> & { vocabSize: 
       throw new ConfigError(f, `must be a number in [0, 1) (got ${JSON.stringify(v)})`);
     }
   }
-  if (typeof cfg.baselinePerLength !== "boolean") throw new ConfigError("baselinePerLength", `must be true or false (got ${JSON.stringify(cfg.baselinePerLength)})`);
+  for (const f of ["baselinePerLength", "baselineWarmStart"] as const) {
+    if (typeof cfg[f] !== "boolean") throw new ConfigError(f, `must be true or false (got ${JSON.stringify(cfg[f])})`);
+  }
   for (const f of NONNEG_FIELDS) {
     const v = cfg[f];
     if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new ConfigError(f, `must be a finite number >= 0 (got ${JSON.stringify(v)})`);

@@ -121,13 +121,22 @@ export class Trainer {
     this.step += 1;
     let mode: StepMode = "soft";
     if (cfg.attention === "hard") mode = this.modeRng.next() < cfg.expectationProb ? "hard-expect" : "hard-sample";
+    const seed = hash32((this.settings.seed + this.step) >>> 0);
+    if (cfg.attention === "hard" && cfg.baselineWarmStart && this.step === 1) {
+      // Measure log p on this very minibatch (expectation, same dropout mask) before its update.
+      const probe = this.engine.forwardBackward(batch, { mode: "hard-expect", dropout: cfg.dropout, seed, alphaC: cfg.alphaC, reinforceWeight: 0, entropyWeight: 0, baseline: 0, computeGrad: false });
+      let mean = 0;
+      for (const lp of probe.logProb) mean += lp / probe.logProb.length;
+      this.baseline = mean;
+      this.baselinePerWord = mean / batch.T;
+    }
     // A length's first minibatch starts from the global baseline rescaled to its length
     // (log p grows about linearly with it) rather than from 0.
     const lengthBaseline = cfg.baselinePerLength ? (this.baselineByLength.get(batch.T) ?? this.baselinePerWord * batch.T) : 0;
     const res = this.engine.forwardBackward(batch, {
       mode,
       dropout: cfg.dropout,
-      seed: hash32((this.settings.seed + this.step) >>> 0),
+      seed,
       alphaC: cfg.alphaC,
       reinforceWeight: cfg.reinforceWeight,
       entropyWeight: cfg.entropyWeight,

@@ -23,6 +23,7 @@ for (const [field, value, pattern] of [
   ["alphaC", -1, /alphaC must be a finite number >= 0/],
   ["featureDim", 0, /featureDim must be a positive integer/],
   ["baselinePerLength", "yes", /baselinePerLength must be true or false/],
+  ["baselineWarmStart", 1, /baselineWarmStart must be true or false/],
   ["colour", 1, /colour is not a model config field/],
 ] as const) {
   test(`${field} = ${JSON.stringify(value)} is refused with a message naming it`, () => {

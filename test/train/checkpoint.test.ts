@@ -31,12 +31,13 @@ const settings = { batchSize: 16, seed: 9, optimizer: { ...DEFAULT_OPTIMIZER, lr
 const encoder = { spec: null, name: "synthetic", grid: [sf.grid, sf.grid] as [number, number], L: sf.numLocations, D: sf.dim };
 
 const perLength: ModelConfig = { ...config, baselinePerLength: true };
+const warmPerLength: ModelConfig = { ...perLength, baselineWarmStart: true };
 
 function fresh(c: ModelConfig): Trainer {
   return new Trainer(createEngine(c, initParams(c, 2)), corpus, settings);
 }
 
-for (const [name, cfg] of [["one baseline", config], ["per-length baselines", perLength]] as const) test(`resume from a checkpoint reproduces the uninterrupted loss curve exactly (${name})`, () => {
+for (const [name, cfg] of [["one baseline", config], ["per-length baselines", perLength], ["warm-started per-length baselines", warmPerLength]] as const) test(`resume from a checkpoint reproduces the uninterrupted loss curve exactly (${name})`, () => {
   const straight = fresh(cfg);
   const expected = Array.from({ length: 150 }, () => straight.trainStep().loss);
   straight.engine.dispose();
@@ -84,6 +85,38 @@ test("per-length baselines: each minibatch's is the moving average of log p over
   assert.ok(byLength.size >= 3, "several caption lengths (the test would be vacuous otherwise)");
   assert.deepEqual(trainer.getState().baselineByLength, Object.fromEntries([...byLength].map(([T, b]) => [String(T), b])));
   engine.dispose();
+});
+
+test("baselineWarmStart: the first minibatch's baseline is its own mean log p on the expectation, measured before its update", () => {
+  for (const warm of [false, true]) {
+    const cfg: ModelConfig = { ...config, baselineWarmStart: warm };
+    const engine = createEngine(cfg, initParams(cfg, 2));
+    const calls: { computeGrad: boolean; mode: string; baseline: number; mean: number }[] = [];
+    const forwardBackward = engine.forwardBackward.bind(engine);
+    engine.forwardBackward = (batch, opts) => {
+      const r = forwardBackward(batch, opts);
+      let mean = 0;
+      for (const lp of r.logProb) mean += lp / r.logProb.length;
+      calls.push({ computeGrad: opts.computeGrad, mode: opts.mode, baseline: opts.baseline!, mean });
+      return r;
+    };
+    const trainer = new Trainer(engine, corpus, settings);
+    for (let i = 0; i < 3; i++) trainer.trainStep();
+    if (!warm) {
+      // model.md: the baseline starts at 0; one forward/backward per step.
+      assert.deepEqual(calls.map((c) => [c.computeGrad, c.baseline]), [[true, 0], [true, calls[1].baseline], [true, calls[2].baseline]]);
+      assert.equal(calls[1].baseline, 0.9 * 0 + (1 - 0.9) * calls[0].mean); // the trainer's arithmetic
+    } else {
+      assert.equal(calls.length, 4, "one extra forward pass, at the first step only");
+      assert.deepEqual([calls[0].computeGrad, calls[0].mode], [false, "hard-expect"]);
+      assert.ok(calls[0].mean < -1, `a fresh model's log p is far below 0 (got ${calls[0].mean})`);
+      assert.equal(calls[1].baseline, calls[0].mean);
+      assert.ok(calls[1].computeGrad);
+      // Then the moving average as usual, from the measured start.
+      assert.equal(calls[2].baseline, 0.9 * calls[0].mean + (1 - 0.9) * calls[1].mean);
+    }
+    engine.dispose();
+  }
 });
 
 test("a missing checkpoint is reported with its path", () => {
