@@ -38,8 +38,7 @@ export interface ModelConfig {
   /**
    * Start the baseline(s) at the first minibatch's mean log p (one extra forward pass on the
    * expectation, at a run's first step) instead of at 0 (model.md's). From 0, the first ~20
-   * minibatches get rewards of minus tens of nats, whose REINFORCE gradients swamp everything
-   * else and, under Adam, inflate its second moments for hundreds of steps.
+   * minibatches get rewards of minus tens of nats, whose REINFORCE gradients swamp the rest.
    */
   baselineWarmStart: boolean;
   /** Probability that a hard-attention minibatch trains on the expectation α instead. */

@@ -54,6 +54,13 @@ export interface TrainerState {
   modeRng: { state: number; spare: number | null };
 }
 
+/** Mean of a minibatch's per-caption log p (what the REINFORCE baseline tracks). */
+function meanOf(logProb: ArrayLike<number>): number {
+  let mean = 0;
+  for (let i = 0; i < logProb.length; i++) mean += logProb[i] / logProb.length;
+  return mean;
+}
+
 export class Trainer {
   readonly sampler: BucketBatchSampler;
   step = 0;
@@ -125,8 +132,7 @@ export class Trainer {
     if (cfg.attention === "hard" && cfg.baselineWarmStart && this.step === 1) {
       // Measure log p on this very minibatch (expectation, same dropout mask) before its update.
       const probe = this.engine.forwardBackward(batch, { mode: "hard-expect", dropout: cfg.dropout, seed, alphaC: cfg.alphaC, reinforceWeight: 0, entropyWeight: 0, baseline: 0, computeGrad: false });
-      let mean = 0;
-      for (const lp of probe.logProb) mean += lp / probe.logProb.length;
+      const mean = meanOf(probe.logProb);
       this.baseline = mean;
       this.baselinePerWord = mean / batch.T;
     }
@@ -146,8 +152,7 @@ export class Trainer {
     if (!Number.isFinite(res.loss)) throw new Error(`training diverged at step ${this.step}: loss is ${res.loss}`);
     // The baseline moves every minibatch, expectation minibatches included (model.md).
     if (cfg.attention === "hard") {
-      let mean = 0;
-      for (const lp of res.logProb) mean += lp / res.logProb.length;
+      const mean = meanOf(res.logProb);
       this.baseline = cfg.baselineDecay * this.baseline + (1 - cfg.baselineDecay) * mean;
       if (cfg.baselinePerLength) {
         this.baselinePerWord = cfg.baselineDecay * this.baselinePerWord + (1 - cfg.baselineDecay) * (mean / batch.T);

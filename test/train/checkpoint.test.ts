@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { generateSplits, SyntheticFeatures } from "../../src/data/synthetic/index.js";
 import { Vocabulary, START, END } from "../../src/data/vocab.js";
 import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js";
-import { DEFAULT_OPTIMIZER } from "../../src/model/engine.js";
+import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../../src/model/engine.js";
 import { createEngine } from "../../src/model/engine-factory.js";
 import { initParams } from "../../src/model/init.js";
 import { buildCorpus } from "../../src/train/synthetic-task.js";
@@ -35,6 +35,20 @@ const warmPerLength: ModelConfig = { ...perLength, baselineWarmStart: true };
 
 function fresh(c: ModelConfig): Trainer {
   return new Trainer(createEngine(c, initParams(c, 2)), corpus, settings);
+}
+
+/** Wraps engine.forwardBackward to record each call's options and its minibatch's mean log p. */
+function recordForwardBackward(engine: DecoderEngine): { T: number; computeGrad: boolean; mode: string; baseline: number; mean: number }[] {
+  const calls: { T: number; computeGrad: boolean; mode: string; baseline: number; mean: number }[] = [];
+  const forwardBackward = engine.forwardBackward.bind(engine);
+  engine.forwardBackward = (batch, opts) => {
+    const r = forwardBackward(batch, opts);
+    let mean = 0;
+    for (const lp of r.logProb) mean += lp / r.logProb.length;
+    calls.push({ T: batch.T, computeGrad: opts.computeGrad, mode: opts.mode, baseline: opts.baseline!, mean });
+    return r;
+  };
+  return calls;
 }
 
 for (const [name, cfg] of [["one baseline", config], ["per-length baselines", perLength], ["warm-started per-length baselines", warmPerLength]] as const) test(`resume from a checkpoint reproduces the uninterrupted loss curve exactly (${name})`, () => {
@@ -62,15 +76,7 @@ for (const [name, cfg] of [["one baseline", config], ["per-length baselines", pe
 
 test("per-length baselines: each minibatch's is the moving average of log p over earlier minibatches of its length", () => {
   const engine = createEngine(perLength, initParams(perLength, 2));
-  const seen: { T: number; baseline: number; mean: number }[] = [];
-  const forwardBackward = engine.forwardBackward.bind(engine);
-  engine.forwardBackward = (batch, opts) => {
-    const r = forwardBackward(batch, opts);
-    let mean = 0;
-    for (const lp of r.logProb) mean += lp / r.logProb.length;
-    seen.push({ T: batch.T, baseline: opts.baseline!, mean });
-    return r;
-  };
+  const seen = recordForwardBackward(engine);
   const trainer = new Trainer(engine, corpus, settings);
   for (let i = 0; i < 60; i++) trainer.trainStep();
   const byLength = new Map<number, number>();
@@ -91,15 +97,7 @@ test("baselineWarmStart: the first minibatch's baseline is its own mean log p on
   for (const warm of [false, true]) {
     const cfg: ModelConfig = { ...config, baselineWarmStart: warm };
     const engine = createEngine(cfg, initParams(cfg, 2));
-    const calls: { computeGrad: boolean; mode: string; baseline: number; mean: number }[] = [];
-    const forwardBackward = engine.forwardBackward.bind(engine);
-    engine.forwardBackward = (batch, opts) => {
-      const r = forwardBackward(batch, opts);
-      let mean = 0;
-      for (const lp of r.logProb) mean += lp / r.logProb.length;
-      calls.push({ computeGrad: opts.computeGrad, mode: opts.mode, baseline: opts.baseline!, mean });
-      return r;
-    };
+    const calls = recordForwardBackward(engine);
     const trainer = new Trainer(engine, corpus, settings);
     for (let i = 0; i < 3; i++) trainer.trainStep();
     if (!warm) {
