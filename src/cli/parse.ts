@@ -29,3 +29,10 @@ export function parseNonNegativeNumber(flag: string, v: string): number {
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number >= 0 (got "${v}")`);
   return n;
 }
+
+/** A number in [0, 1), e.g. a moving-average decay. */
+export function parseFraction(flag: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError(`${flag} must be a number in [0, 1) (got "${v}")`);
+  return n;
+}

@@ -1,7 +1,8 @@
 /**
  * Training checkpoints: everything a resumed run needs to continue bit for bit — the model
- * directory (config, vocabulary, encoder, weights), the optimiser state, and the trainer's
- * position (step, epoch, batch, REINFORCE baseline, random state). A checkpoint is written
+ * directory (config, vocabulary, encoder, weights), the optimiser state, the trainer's
+ * position (step, epoch, batch, REINFORCE baseline, random state) and, with `--ema`, the
+ * moving average of the weights. A checkpoint is written
  * into `<dir>.tmp`, then swapped in by two renames, so a crash leaves the previous checkpoint
  * (in `<dir>` or, mid-swap, in `<dir>.old`, which loading falls back to) or the new one.
  */
@@ -12,6 +13,7 @@ import { writeFileAtomic } from "../data/feature-store.js";
 import type { DecoderEngine, OptimizerSettings } from "../model/engine.js";
 import { loadModel, readFloatFile, saveModel, writeFloatFile, ModelFileError, type LoadedModel, type ModelEncoderInfo } from "../model/model-dir.js";
 import type { Trainer, TrainerState } from "./trainer.js";
+import { WeightAverage, type WeightAverageState } from "./weight-average.js";
 
 export const CHECKPOINT_FORMAT = "show-attend-tell/checkpoint";
 
@@ -21,6 +23,8 @@ interface CheckpointFile {
   trainer: TrainerState;
   optimizer: OptimizerSettings;
   optimizerBuffers: number;
+  /** The weight average's decay and update count (its values: average.bin); absent without one. */
+  average?: WeightAverageState;
   extra: Record<string, unknown>;
 }
 
@@ -29,12 +33,13 @@ export interface Checkpoint {
   trainer: TrainerState;
   optimizer: OptimizerSettings;
   optimizerState: Float32Array[];
+  average: WeightAverage | null;
   extra: Record<string, unknown>;
 }
 
 export function saveCheckpoint(
   dir: string,
-  c: { engine: DecoderEngine; trainer: Trainer; vocab: Vocabulary; encoder: ModelEncoderInfo; extra?: Record<string, unknown> },
+  c: { engine: DecoderEngine; trainer: Trainer; vocab: Vocabulary; encoder: ModelEncoderInfo; average?: WeightAverage | null; extra?: Record<string, unknown> },
 ): void {
   const tmp = `${dir}.tmp`;
   const old = `${dir}.old`;
@@ -43,12 +48,14 @@ export function saveCheckpoint(
   saveModel(tmp, { config: c.engine.config, vocab: c.vocab.toJSON(), encoder: c.encoder, training: c.extra, params: Float32Array.from(c.engine.params) });
   const buffers = c.engine.optimizerState(settings.kind);
   buffers.forEach((b, i) => writeFloatFile(join(tmp, `optimizer-${i}.bin`), Float32Array.from(b)));
+  if (c.average) writeFloatFile(join(tmp, "average.bin"), c.average.values);
   const meta: CheckpointFile = {
     format: CHECKPOINT_FORMAT,
     version: 1,
     trainer: c.trainer.getState(),
     optimizer: settings,
     optimizerBuffers: buffers.length,
+    ...(c.average ? { average: c.average.getState() } : {}),
     extra: c.extra ?? {},
   };
   writeFileAtomic(join(tmp, "checkpoint.json"), JSON.stringify(meta, null, 2) + "\n");
@@ -71,7 +78,8 @@ export function loadCheckpoint(dir: string): Checkpoint {
   if (meta.format !== CHECKPOINT_FORMAT || meta.version !== 1) throw new ModelFileError(`${metaPath}: not a version 1 show-attend-tell checkpoint`);
   const model = loadModel(from);
   const optimizerState = Array.from({ length: meta.optimizerBuffers }, (_, i) => readFloatFile(join(from, `optimizer-${i}.bin`), model.params.length).values);
-  return { model, trainer: meta.trainer, optimizer: meta.optimizer, optimizerState, extra: meta.extra };
+  const average = meta.average ? WeightAverage.restore(meta.average, readFloatFile(join(from, "average.bin"), model.params.length).values) : null;
+  return { model, trainer: meta.trainer, optimizer: meta.optimizer, optimizerState, average, extra: meta.extra };
 }
 
 /** Puts a checkpoint's optimiser state and position into a freshly built engine and trainer. */

@@ -1,9 +1,10 @@
 /**
  * A full training run on a captioned dataset with precomputed features (`sat train`):
  * vocabulary from the training split, the paper's length-bucketed minibatches, periodic
- * validation by free-running decoding scored with BLEU-4, early stopping with patience
- * keeping the best model, atomic checkpoints (at an interval, at the end, and on
- * SIGINT/SIGTERM), `resume` continuing bit for bit, and a JSONL log.
+ * validation by free-running decoding scored with BLEU-4 (optionally of a moving average of
+ * the weights), early stopping with patience keeping the best model, atomic checkpoints (at
+ * an interval, at the end, and on SIGINT/SIGTERM), `resume` continuing bit for bit, and a
+ * JSONL log.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,6 +23,7 @@ import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.
 import { renderTrainingCurves, type TrainingCurves } from "../viz/curves.js";
 import { writeFileAtomic } from "../data/feature-store.js";
 import { Trainer, type CaptionCorpus, type StepLog } from "./trainer.js";
+import { WeightAverage } from "./weight-average.js";
 
 export interface TrainRunOptions {
   data: string;
@@ -50,6 +52,11 @@ export interface TrainRunOptions {
   lrSchedule: "constant" | "step" | "cosine";
   lrDecay: number;
   lrDecayEvery: number;
+  /**
+   * Decay of an exponential moving average of the weights (0 = none). With one, validation
+   * decodes and best/ saves the averaged weights; training itself runs on the live ones.
+   */
+  ema: number;
   seed: number;
   resume: boolean;
   /**
@@ -81,6 +88,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   lrSchedule: "constant",
   lrDecay: 0.5,
   lrDecayEvery: 5000,
+  ema: 0,
   seed: 1,
   resume: false,
   engine: "auto",
@@ -164,6 +172,9 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const ckpt = o.resume && (existsSync(ckptDir) || existsSync(`${ckptDir}.old`)) ? loadCheckpoint(ckptDir) : null;
   if (o.resume && !ckpt) throw new Error(`${ckptDir}: nothing to resume (no checkpoint)`);
+  // The weight average is part of the run's state: a resumed run keeps the same one.
+  const averaged = ckpt?.average?.decay ?? 0;
+  if (ckpt && averaged !== o.ema) throw new UserError(`${ckptDir}: the run was ${averaged ? `averaging weights with --ema ${averaged}` : "started without --ema"}; resume it with ${averaged ? `--ema ${averaged}` : "no --ema"}`);
   const init = !ckpt && o.init ? loadInitModel(o.init, store) : null;
   const vocab = ckpt ? ckpt.model.vocab : init ? init.vocab : Vocabulary.build(train.flatMap((im) => im.captions), { maxSize: o.vocabSize });
   const config = ckpt
@@ -209,13 +220,15 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     best = Number(ckpt.extra.bestBleu4 ?? -1);
     sinceBest = Number(ckpt.extra.sinceBest ?? 0);
   }
+  const average = ckpt ? ckpt.average : o.ema > 0 ? new WeightAverage(o.ema, engine.params) : null;
 
   const checkpoint = () =>
-    saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, extra: { bestBleu4: best, sinceBest, baseLr, data: o.data, features: o.features } });
+    saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, average, extra: { bestBleu4: best, sinceBest, baseLr, data: o.data, features: o.features } });
 
   const validate = (): ValidationResult => {
     const started = performance.now();
-    const caps = captionStoredImages(engine, vocab, store, val.map((im) => im.id), { beamWidth: o.beamWidth, lengthPenalty: o.lengthPenalty });
+    const decode = () => captionStoredImages(engine, vocab, store, val.map((im) => im.id), { beamWidth: o.beamWidth, lengthPenalty: o.lengthPenalty });
+    const caps = average ? average.withAveraged(engine.params, decode) : decode();
     const hyps: Record<string, string> = {};
     const refs: Record<string, string[]> = {};
     for (const im of val) {
@@ -232,8 +245,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         config,
         vocab: vocab.toJSON(),
         encoder,
-        training: { step: trainer.step, epoch: trainer.epochProgress, valBleu4: bleu4, valImages: val.length, data: o.data },
-        params: Float32Array.from(engine.params),
+        training: { step: trainer.step, epoch: trainer.epochProgress, valBleu4: bleu4, valImages: val.length, data: o.data, ...(average ? { ema: average.decay } : {}) },
+        params: Float32Array.from(average ? average.values : engine.params),
       });
     } else {
       sinceBest++;
@@ -270,6 +283,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       }
       trainer.settings.optimizer.lr = scheduledLr(baseLr, trainer.step + 1, totalSteps, o);
       const s = trainer.trainStep();
+      average?.update(engine.params);
       o.onStep?.(s, trainer);
       log({ type: "step", step: s.step, epoch: trainer.epochProgress, lr: trainer.settings.optimizer.lr, mode: s.mode, loss: s.loss, nllPerWord: s.nllPerWord, entropy: s.attentionEntropy, gradNorm: s.gradNorm, ms: s.ms });
       if (val.length > 0 && trainer.step % o.valEvery === 0 && runValidation()) stop = "patience";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildTinyModel } from "../encoder/tiny-model.js";
 import { generateSplits, writeImageDataset } from "../../src/data/synthetic/index.js";
-import { loadModel } from "../../src/model/model-dir.js";
+import { loadModel, readFloatFile } from "../../src/model/model-dir.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 function sat(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -17,7 +17,8 @@ function sat(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test("sat train: validation, best model, log, checkpoint and exact resume", async () => {
+/** A work folder with the shapes images + captions and their features from a tiny encoder. */
+async function shapesWithFeatures(): Promise<{ work: string; data: string; store: string }> {
   const work = mkdtempSync(join(tmpdir(), "sat-train-"));
   await writeImageDataset(join(work, "shapes"), generateSplits({ train: 40, val: 8, test: 0, seed: 3, maxCaptions: 2 }));
   const data = join(work, "shapes", "captions.jsonl");
@@ -25,6 +26,11 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   const store = join(work, "features");
   const f = sat(["features", "--data", data, "--out", store, "--encoder", encoder, "--layer", "mixed"]);
   assert.equal(f.status, 0, f.stderr);
+  return { work, data, store };
+}
+
+test("sat train: validation, best model, log, checkpoint and exact resume", async () => {
+  const { work, data, store } = await shapesWithFeatures();
 
   const run = join(work, "run");
   const common = ["train", "--data", data, "--features", store, "--out", run, "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003", "--lr-schedule", "step", "--lr-decay", "0.5", "--lr-decay-every", "15"];
@@ -115,4 +121,42 @@ test("sat train: a config naming a data-derived field is refused in one line", a
   const r = sat(["train", "--data", "x.jsonl", "--features", "y", "--out", "z", "--config", "/nonexistent.json"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^sat: \/nonexistent\.json: cannot read/);
+});
+
+test("sat train --ema: validation and best/ use the moving average of the weights, which --resume continues exactly", async () => {
+  const { work, data, store } = await shapesWithFeatures();
+  const args = (out: string) => ["train", "--data", data, "--features", store, "--out", out, "--batch-size", "8", "--val-every", "20", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003", "--ema", "0.5"];
+  const straight = join(work, "straight");
+  const val20 = (run: string) => readFileSync(join(run, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number; bleu4?: number }).find((e) => e.type === "validation" && e.step === 20)!.bleu4;
+  const r = sat([...args(straight), "--max-steps", "20"]);
+  assert.equal(r.status, 0, r.stderr);
+  // One validation (step 20), so best/ holds the average at step 20: the checkpoint's
+  // average.bin, not its live weights.
+  const best = loadModel(join(straight, "best"));
+  assert.equal(best.meta.training.ema, 0.5);
+  const average = readFloatFile(join(straight, "checkpoint", "average.bin"), best.params.length).values;
+  const live = loadModel(join(straight, "checkpoint")).params;
+  assert.deepEqual(best.params, average);
+  assert.notDeepEqual(best.params, live);
+  // ...and validation decoded with them: sat eval of best/ gives back its BLEU-4 (not 0, so the
+  // equality says something).
+  assert.ok(val20(straight)! > 0);
+  const ev = sat(["eval", "--model", join(straight, "best"), "--features", store, "--data", data, "--split", "val", "--beam", "1", "--no-meteor", "--json", "--save-captions", join(work, "ema-captions.jsonl")]);
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.equal((JSON.parse(ev.stdout) as { bleu: number[] }).bleu[3], val20(straight));
+
+  // Stopped at step 10 and resumed: the same average at step 20, bit for bit.
+  const split = join(work, "split");
+  assert.equal(sat([...args(split), "--max-steps", "10"]).status, 0);
+  const wrong = sat([...args(split).filter((a, i, all) => a !== "--ema" && all[i - 1] !== "--ema"), "--max-steps", "20", "--resume"]);
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /^sat: .*checkpoint: the run was averaging weights with --ema 0\.5; resume it with --ema 0\.5\n$/);
+  const resumed = sat([...args(split), "--max-steps", "20", "--resume"]);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.deepEqual(readFloatFile(join(split, "checkpoint", "average.bin"), average.length).values, average);
+  assert.equal(val20(split), val20(straight));
+
+  const bad = sat([...args(join(work, "bad")), "--ema", "1"]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--ema must be a number in \[0, 1\) \(got "1"\)/);
 });

@@ -16,6 +16,7 @@ import { initParams } from "../../src/model/init.js";
 import { buildCorpus } from "../../src/train/synthetic-task.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
+import { WeightAverage } from "../../src/train/weight-average.js";
 
 const splits = generateSplits({ train: 300, val: 0, test: 0, seed: 4, maxCaptions: 2 });
 const sf = new SyntheticFeatures({ dim: 32 });
@@ -72,6 +73,41 @@ for (const [name, cfg] of [["one baseline", config], ["per-length baselines", pe
   // The curve is not flat (the comparison would be vacuous otherwise).
   assert.ok(new Set(after).size > 90);
   resumed.engine.dispose();
+});
+
+test("a checkpoint carries the moving average of the weights: resumed, it ends where the uninterrupted one does", () => {
+  const run = (t: Trainer, w: WeightAverage, steps: number) => {
+    for (let i = 0; i < steps; i++) {
+      t.trainStep();
+      w.update(t.engine.params);
+    }
+  };
+  const straight = fresh(config);
+  const straightAvg = new WeightAverage(0.99, straight.engine.params);
+  run(straight, straightAvg, 60);
+  straight.engine.dispose();
+
+  const first = fresh(config);
+  const firstAvg = new WeightAverage(0.99, first.engine.params);
+  run(first, firstAvg, 20);
+  const dir = join(mkdtempSync(join(tmpdir(), "sat-ckpt-")), "checkpoint");
+  saveCheckpoint(dir, { engine: first.engine, trainer: first, vocab, encoder, average: firstAvg });
+  first.engine.dispose();
+  const ckpt = loadCheckpoint(dir);
+  assert.deepEqual(ckpt.average!.getState(), { decay: 0.99, updates: 20 });
+  const resumed = new Trainer(createEngine(ckpt.model.meta.config, ckpt.model.params), corpus, settings);
+  restoreCheckpoint(ckpt, resumed.engine, resumed);
+  run(resumed, ckpt.average!, 40);
+  assert.deepEqual(ckpt.average!.values, straightAvg.values);
+  // The average differs from the live weights it was built from (else the check says nothing).
+  assert.notDeepEqual(ckpt.average!.values, Float32Array.from(resumed.engine.params));
+  resumed.engine.dispose();
+
+  // A checkpoint written without one loads without one.
+  const plain = fresh(config);
+  saveCheckpoint(dir, { engine: plain.engine, trainer: plain, vocab, encoder });
+  plain.engine.dispose();
+  assert.equal(loadCheckpoint(dir).average, null);
 });
 
 test("per-length baselines: each minibatch's is the moving average of log p over earlier minibatches of its length", () => {

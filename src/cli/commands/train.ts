@@ -9,13 +9,13 @@ import type { OptimizerSettings } from "../../model/engine.js";
 import { ModelFileError } from "../../model/model-dir.js";
 import { DEFAULT_TRAIN_OPTIONS, plannedSteps, runTraining, type TrainRunOptions } from "../../train/run.js";
 import { UserError } from "../errors.js";
-import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
+import { parseChoice, parseFraction, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
 import { ProgressLine } from "../progress.js";
 
 /** Options whose flag maps one to one onto the run option of the same name. */
 type SharedOptions =
   | "data" | "features" | "out" | "vocabSize" | "batchSize" | "epochs" | "maxSteps" | "valEvery" | "valImages"
-  | "lengthPenalty" | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "seed" | "engine" | "init";
+  | "lengthPenalty" | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "ema" | "seed" | "engine" | "init";
 
 interface TrainCliOptions extends Pick<TrainRunOptions, SharedOptions> {
   config?: string;
@@ -55,6 +55,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--lr-schedule <kind>", "constant, step (x --lr-decay every --lr-decay-every steps) or cosine (to 0 over the run)", (v) => parseChoice("--lr-schedule", v, ["constant", "step", "cosine"]), d.lrSchedule)
     .option("--lr-decay <x>", "step schedule: factor", (v) => parsePositiveNumber("--lr-decay", v), d.lrDecay)
     .option("--lr-decay-every <n>", "step schedule: steps between decays", (v) => parsePositiveInt("--lr-decay-every", v), d.lrDecayEvery)
+    .option("--ema <decay>", "validate and save best/ with an exponential moving average of the weights, e.g. 0.999 (0 = off; zero-debiased, so it averages the updates only, not the starting weights)", (v) => parseFraction("--ema", v), d.ema)
     .option("--seed <n>", "random seed", (v) => parseNonNegativeInt("--seed", v), d.seed)
     .option("--resume", "continue from <out>/checkpoint exactly where it stopped")
     .option("--init <model>", "start from this model's weights and vocabulary (same sizes and encoder), e.g. hard attention from a soft model; ignored with --resume")
