@@ -17,6 +17,19 @@ function sat(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A run's log.jsonl, one object per line. */
+interface LogEntry { type: string; step?: number; lr?: number; loss?: number; nllPerWord?: number; bleu4?: number; from?: string }
+function readLog(run: string): LogEntry[] {
+  return readFileSync(join(run, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as LogEntry);
+}
+
+/** `sat eval --model` on the validation split (no METEOR), which must succeed: its scores. */
+function evalModel(model: string, store: string, data: string, extra: string[]): { bleu: number[] } {
+  const r = sat(["eval", "--model", model, "--features", store, "--data", data, "--split", "val", "--no-meteor", "--json", ...extra]);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { bleu: number[] };
+}
+
 /** A work folder with the shapes images + captions and their features from a tiny encoder. */
 async function shapesWithFeatures(): Promise<{ work: string; data: string; store: string }> {
   const work = mkdtempSync(join(tmpdir(), "sat-train-"));
@@ -45,9 +58,9 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   const resumed = sat([...common, "--max-steps", "30", "--resume"]);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stdout, /stopped after 30 steps/);
-  const entries = readFileSync(join(run, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number; lr?: number; loss?: number; bleu4?: number });
+  const entries = readLog(run);
   // Step schedule, resumed from the checkpoint at step 20: 0.003 for steps 1-15, 0.0015 after.
-  for (const e of entries.filter((x) => x.type === "step")) assert.equal(e.lr, e.step <= 15 ? 0.003 : 0.0015, `lr at step ${e.step}`);
+  for (const e of entries.filter((x) => x.type === "step")) assert.equal(e.lr, e.step! <= 15 ? 0.003 : 0.0015, `lr at step ${e.step}`);
   const steps = entries.filter((e) => e.type === "step").map((e) => e.step);
   assert.deepEqual(steps, Array.from({ length: 30 }, (_, i) => i + 1), "the resumed run continues at step 21");
   const vals = entries.filter((e) => e.type === "validation");
@@ -57,9 +70,7 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   // `sat eval --model` decodes the split the way validation does: scoring best/ on the same
   // images with the same beam gives back the best validation BLEU-4 exactly.
   const captionsFile = join(work, "val-captions.jsonl");
-  const ev = sat(["eval", "--model", join(run, "best"), "--features", store, "--data", data, "--split", "val", "--beam", "1", "--no-meteor", "--json", "--save-captions", captionsFile]);
-  assert.equal(ev.status, 0, ev.stderr);
-  const scored = JSON.parse(ev.stdout) as { bleu: number[] };
+  const scored = evalModel(join(run, "best"), store, data, ["--beam", "1", "--save-captions", captionsFile]);
   assert.equal(scored.bleu[3], Math.max(...vals.map((v) => v.bleu4!)));
   assert.equal(readFileSync(captionsFile, "utf8").trim().split("\n").length, 8, "one caption per validation image");
   const rescored = sat(["eval", captionsFile, "--data", data, "--split", "val", "--no-meteor", "--json"]);
@@ -74,8 +85,8 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   // The same 30 steps without the interruption give the same losses.
   const straight = sat(["train", ...common.slice(1).map((a) => (a === run ? join(work, "run2") : a)), "--max-steps", "30"]);
   assert.equal(straight.status, 0, straight.stderr);
-  const losses = (p: string) => readFileSync(p, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "step").map((e) => e.loss);
-  assert.deepEqual(losses(join(run, "log.jsonl")), losses(join(work, "run2", "log.jsonl")));
+  const losses = (r: string) => readLog(r).filter((e) => e.type === "step").map((e) => e.loss);
+  assert.deepEqual(losses(run), losses(join(work, "run2")));
 
   // --init: hard attention starting from the trained soft model begins where it left off, keeps
   // its vocabulary, and refuses other sizes. A fresh model's first loss is about ln K (uniform
@@ -83,10 +94,10 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   const tuned = join(work, "tuned");
   const fromBest = sat(["train", ...common.slice(1).map((a) => (a === run ? tuned : a)), "--max-steps", "2", "--attention", "hard", "--init", join(run, "best")]);
   assert.equal(fromBest.status, 0, fromBest.stderr);
-  const tunedLog = readFileSync(join(tuned, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step?: number; nllPerWord?: number; from?: string });
+  const tunedLog = readLog(tuned);
   assert.deepEqual(tunedLog[0], { type: "init", from: join(run, "best"), attention: "soft" });
-  const firstNll = (entries: { type: string; step?: number; nllPerWord?: number }[]) => entries.find((e) => e.type === "step" && e.step === 1)!.nllPerWord!;
-  const freshLog = readFileSync(join(work, "run2", "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const firstNll = (entries: LogEntry[]) => entries.find((e) => e.type === "step" && e.step === 1)!.nllPerWord!;
+  const freshLog = readLog(join(work, "run2"));
   assert.ok(firstNll(tunedLog) < firstNll(freshLog) - 0.2, `step-1 loss/word from --init ${firstNll(tunedLog)} vs fresh ${firstNll(freshLog)}`);
   assert.deepEqual(loadModel(join(tuned, "checkpoint")).vocab.words, best.vocab.words);
   assert.equal(loadModel(join(tuned, "checkpoint")).meta.config.attention, "hard");
@@ -102,12 +113,8 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   const penalised = join(work, "penalised");
   const lp = sat(["train", ...common.slice(1).map((a) => (a === run ? penalised : a)), "--max-steps", "1", "--lr", "1e-9", "--init", join(run, "best"), "--beam", "3", "--length-penalty", "2"]);
   assert.equal(lp.status, 0, lp.stderr);
-  const lpVal = readFileSync(join(penalised, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; bleu4?: number }).find((e) => e.type === "validation")!;
-  const evalBleu4 = (extra: string[]) => {
-    const r = sat(["eval", "--model", join(penalised, "best"), "--features", store, "--data", data, "--split", "val", "--beam", "3", "--no-meteor", "--json", "--save-captions", join(work, "lp-captions.jsonl"), ...extra]);
-    assert.equal(r.status, 0, r.stderr);
-    return (JSON.parse(r.stdout) as { bleu: number[] }).bleu[3];
-  };
+  const lpVal = readLog(penalised).find((e) => e.type === "validation")!;
+  const evalBleu4 = (extra: string[]) => evalModel(join(penalised, "best"), store, data, ["--beam", "3", "--save-captions", join(work, "lp-captions.jsonl"), ...extra]).bleu[3];
   assert.equal(evalBleu4(["--length-penalty", "2"]), lpVal.bleu4);
   assert.notEqual(evalBleu4([]), lpVal.bleu4);
   const cfg = join(work, "wide.json");
@@ -127,7 +134,7 @@ test("sat train --ema: validation and best/ use the moving average of the weight
   const { work, data, store } = await shapesWithFeatures();
   const args = (out: string) => ["train", "--data", data, "--features", store, "--out", out, "--batch-size", "8", "--val-every", "20", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003", "--ema", "0.5"];
   const straight = join(work, "straight");
-  const val20 = (run: string) => readFileSync(join(run, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number; bleu4?: number }).find((e) => e.type === "validation" && e.step === 20)!.bleu4;
+  const val20 = (run: string) => readLog(run).find((e) => e.type === "validation" && e.step === 20)!.bleu4;
   const r = sat([...args(straight), "--max-steps", "20"]);
   assert.equal(r.status, 0, r.stderr);
   // One validation (step 20), so best/ holds the average at step 20: the checkpoint's
@@ -141,9 +148,7 @@ test("sat train --ema: validation and best/ use the moving average of the weight
   // ...and validation decoded with them: sat eval of best/ gives back its BLEU-4 (not 0, so the
   // equality says something).
   assert.ok(val20(straight)! > 0);
-  const ev = sat(["eval", "--model", join(straight, "best"), "--features", store, "--data", data, "--split", "val", "--beam", "1", "--no-meteor", "--json", "--save-captions", join(work, "ema-captions.jsonl")]);
-  assert.equal(ev.status, 0, ev.stderr);
-  assert.equal((JSON.parse(ev.stdout) as { bleu: number[] }).bleu[3], val20(straight));
+  assert.equal(evalModel(join(straight, "best"), store, data, ["--beam", "1", "--save-captions", join(work, "ema-captions.jsonl")]).bleu[3], val20(straight));
 
   // Stopped at step 10 and resumed: the same average at step 20, bit for bit.
   const split = join(work, "split");
