@@ -38,3 +38,9 @@ test("ranges: zero, negatives, fractions and 1 go where each parser says", () =>
   assert.throws(() => parseFraction("--ema", "1"), InvalidArgumentError);
   assert.throws(() => parseFraction("--ema", "-0.5"), InvalidArgumentError);
 });
+
+test("the message names the flag, the accepted range and the value given", () => {
+  assert.throws(() => parseFraction("--ema", "1"), { message: '--ema must be a number in [0, 1) (got "1")' });
+  assert.throws(() => parsePositiveInt("--beam", "0"), { message: '--beam must be a positive integer (got "0")' });
+  assert.throws(() => parseNonNegativeNumber("--clip", ""), { message: '--clip must be a number >= 0 (got "")' });
+});
