@@ -27,6 +27,10 @@ export function parseNonNegativeNumber(flag: string, v: string): number {
   return checkedNumber(flag, v, (n) => Number.isFinite(n) && n >= 0, "a number >= 0");
 }
 
+export function parseFiniteNumber(flag: string, v: string): number {
+  return checkedNumber(flag, v, Number.isFinite, "a finite number");
+}
+
 /** A number in [0, 1), e.g. a moving-average decay. */
 export function parseFraction(flag: string, v: string): number {
   return checkedNumber(flag, v, (n) => Number.isFinite(n) && n >= 0 && n < 1, "a number in [0, 1)");

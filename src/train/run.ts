@@ -17,6 +17,7 @@ import { resolveModelConfig, type ModelConfig } from "../model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerSettings } from "../model/engine.js";
 import { createEngine, type EngineChoice } from "../model/engine-factory.js";
 import { initParams } from "../model/init.js";
+import { paramLayout } from "../model/layout.js";
 import { loadModel, saveModel, type LoadedModel, type ModelEncoderInfo } from "../model/model-dir.js";
 import { scoreCaptions } from "../metrics/index.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
@@ -66,6 +67,13 @@ export interface TrainRunOptions {
    * Ignored when resuming (the checkpoint holds the weights).
    */
   init?: string;
+  /** Trainer: the gate β's parameters get no update for this many steps (0 = never held). */
+  holdGate: number;
+  /**
+   * Sets the gate's bias b_beta of the starting weights (random or --init) to this value, e.g. 3
+   * for β ≈ 0.95 with --hold-gate; ignored when resuming. Undefined: the weights' own.
+   */
+  gateBias?: number;
   engine: EngineChoice;
   onStep?: (log: StepLog, trainer: Trainer) => void;
   onValidation?: (v: ValidationResult) => void;
@@ -91,6 +99,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   ema: 0,
   seed: 1,
   resume: false,
+  holdGate: 0,
   engine: "auto",
 };
 
@@ -208,9 +217,12 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     captionImage: Int32Array.from(captionImage),
     captionTokens,
   };
-  const engine = createEngine(config, ckpt ? ckpt.model.params : init ? init.params : initParams(config, o.seed), o.engine);
+  const startParams = ckpt ? ckpt.model.params : init ? init.params : initParams(config, o.seed);
+  if (!ckpt && o.gateBias !== undefined) startParams[paramLayout(config).slots.b_beta.offset] = o.gateBias;
+  const engine = createEngine(config, startParams, o.engine);
   if (init) log({ type: "init", from: o.init, attention: init.meta.config.attention });
-  const trainer = new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer: { ...(ckpt ? ckpt.optimizer : o.optimizer) }, startId: START, endId: END });
+  if (o.holdGate > 0 || o.gateBias !== undefined) log({ type: "gate", holdSteps: o.holdGate, bias: ckpt ? null : (o.gateBias ?? null) });
+  const trainer = new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer: { ...(ckpt ? ckpt.optimizer : o.optimizer) }, startId: START, endId: END, holdGateSteps: o.holdGate });
   // The schedule scales the base rate; the trainer's copy holds the current step's rate.
   const baseLr = ckpt ? Number(ckpt.extra.baseLr ?? ckpt.optimizer.lr) : o.optimizer.lr;
   let best = -1;

@@ -6,6 +6,7 @@
 import type { DecoderEngine, OptimizerSettings, StepMode, TrainBatch } from "../model/engine.js";
 import { hash32, SeededRandom } from "../model/rng.js";
 import { BucketBatchSampler } from "../data/buckets.js";
+import { paramLayout, type ParamSlot } from "../model/layout.js";
 
 /** Captions (as word ids) over images whose annotation vectors can be read one at a time. */
 export interface CaptionCorpus {
@@ -24,6 +25,13 @@ export interface TrainerSettings {
   optimizer: OptimizerSettings;
   startId: number;
   endId: number;
+  /**
+   * For the first n steps the gate β's parameters (w_beta, b_beta) get no update. Hard
+   * attention from scratch needs it: while attention is still uniform a sampled location
+   * tells the decoder nothing, it learns to close the gate, and a closed gate starves α of
+   * gradient (README, "hard attention from scratch").
+   */
+  holdGateSteps?: number;
 }
 
 export interface StepLog {
@@ -78,6 +86,7 @@ export class Trainer {
   private readonly L: number;
   private readonly D: number;
   private features: Float32Array;
+  private readonly gateSlots: ParamSlot[];
 
   constructor(
     readonly engine: DecoderEngine,
@@ -94,6 +103,8 @@ export class Trainer {
     );
     this.modeRng = new SeededRandom(hash32(settings.seed ^ 0x2545f491));
     this.features = new Float32Array(settings.batchSize * this.L * this.D);
+    const { slots } = paramLayout(c);
+    this.gateSlots = [slots.w_beta, slots.b_beta];
   }
 
   /** Assembles a teacher-forcing batch for the given caption indices (all of one length). */
@@ -158,6 +169,11 @@ export class Trainer {
         this.baselinePerWord = cfg.baselineDecay * this.baselinePerWord + (1 - cfg.baselineDecay) * (mean / batch.T);
         this.baselineByLength.set(batch.T, cfg.baselineDecay * lengthBaseline + (1 - cfg.baselineDecay) * mean);
       }
+    }
+    if (this.step <= (this.settings.holdGateSteps ?? 0)) {
+      // Zero gradients keep Adam's and RMSProp's update of these slots at 0 while their moments
+      // are 0, i.e. from step 1; decoupled weight decay, when on, still shrinks them.
+      for (const slot of this.gateSlots) this.engine.grads.fill(0, slot.offset, slot.offset + slot.size);
     }
     const gradNorm = this.engine.optimizerStep(this.settings.optimizer, this.step);
     return {

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { buildTinyModel } from "../encoder/tiny-model.js";
 import { generateSplits, writeImageDataset } from "../../src/data/synthetic/index.js";
 import { loadModel, readFloatFile } from "../../src/model/model-dir.js";
+import { initParams } from "../../src/model/init.js";
+import { paramLayout } from "../../src/model/layout.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 function sat(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -122,6 +124,19 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   const mismatch = sat(["train", ...common.slice(1).map((a) => (a === run ? join(work, "bad") : a)), "--max-steps", "1", "--config", cfg, "--init", join(run, "best")]);
   assert.equal(mismatch.status, 2);
   assert.match(mismatch.stderr, /^sat: --init .*best: hiddenDim is \d+ there but 40 in this run's config\n$/);
+
+  // --gate-bias sets the fresh model's b_beta and --hold-gate keeps it there (and w_beta at its
+  // initial values) through the held steps, while the rest trains.
+  const held = join(work, "held");
+  const hold = sat(["train", ...common.slice(1).map((a) => (a === run ? held : a)), "--max-steps", "3", "--attention", "hard", "--hold-gate", "3", "--gate-bias", "3"]);
+  assert.equal(hold.status, 0, hold.stderr);
+  assert.deepEqual(readLog(held).find((e) => e.type === "gate"), { type: "gate", holdSteps: 3, bias: 3 });
+  const heldModel = loadModel(join(held, "checkpoint"));
+  const { slots } = paramLayout(heldModel.meta.config);
+  assert.equal(heldModel.params[slots.b_beta.offset], 3);
+  const fresh = initParams(heldModel.meta.config, 1);
+  assert.deepEqual(heldModel.params.subarray(slots.w_beta.offset, slots.w_beta.offset + slots.w_beta.size), fresh.subarray(slots.w_beta.offset, slots.w_beta.offset + slots.w_beta.size));
+  assert.notDeepEqual(heldModel.params.subarray(slots.w_att.offset, slots.w_att.offset + slots.w_att.size), fresh.subarray(slots.w_att.offset, slots.w_att.offset + slots.w_att.size));
 });
 
 test("sat train: a config naming a data-derived field is refused in one line", async () => {

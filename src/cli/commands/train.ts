@@ -9,13 +9,14 @@ import type { OptimizerSettings } from "../../model/engine.js";
 import { ModelFileError } from "../../model/model-dir.js";
 import { DEFAULT_TRAIN_OPTIONS, plannedSteps, runTraining, type TrainRunOptions } from "../../train/run.js";
 import { UserError } from "../errors.js";
-import { parseChoice, parseFraction, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
+import { parseChoice, parseFiniteNumber, parseFraction, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
 import { ProgressLine } from "../progress.js";
 
 /** Options whose flag maps one to one onto the run option of the same name. */
 type SharedOptions =
   | "data" | "features" | "out" | "vocabSize" | "batchSize" | "epochs" | "maxSteps" | "valEvery" | "valImages"
-  | "lengthPenalty" | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "ema" | "seed" | "engine" | "init";
+  | "lengthPenalty" | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "ema" | "seed" | "engine" | "init"
+  | "holdGate" | "gateBias";
 
 interface TrainCliOptions extends Pick<TrainRunOptions, SharedOptions> {
   config?: string;
@@ -59,6 +60,8 @@ export function registerTrainCommand(program: Command): void {
     .option("--seed <n>", "random seed", (v) => parseNonNegativeInt("--seed", v), d.seed)
     .option("--resume", "continue from <out>/checkpoint exactly where it stopped")
     .option("--init <model>", "start from this model's weights and vocabulary (same sizes and encoder), e.g. hard attention from a soft model; ignored with --resume")
+    .option("--hold-gate <steps>", "hard attention from scratch: the gate β's parameters get no update for the first n steps, so the decoder cannot close it while attention is still uniform", (v) => parseNonNegativeInt("--hold-gate", v), d.holdGate)
+    .option("--gate-bias <b>", "set the gate β's bias of the starting weights (random or --init) to b, e.g. 3 (β ≈ 0.95) with --hold-gate; ignored with --resume", (v) => parseFiniteNumber("--gate-bias", v))
     .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
     .option("--progress", "show the progress line even when stderr is not a terminal")
     .action(async (o: TrainCliOptions) => runTrainCommand(o));
