@@ -7,24 +7,17 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateSplits, SyntheticFeatures } from "../../src/data/synthetic/index.js";
-import { Vocabulary, START, END } from "../../src/data/vocab.js";
+import { START, END } from "../../src/data/vocab.js";
 import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js";
 import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../../src/model/engine.js";
 import { createEngine } from "../../src/model/engine-factory.js";
 import { initParams } from "../../src/model/init.js";
-import { buildCorpus } from "../../src/train/synthetic-task.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
 import { WeightAverage } from "../../src/train/weight-average.js";
+import { shapesCorpus } from "./shapes-corpus.js";
 
-const splits = generateSplits({ train: 300, val: 0, test: 0, seed: 4, maxCaptions: 2 });
-const sf = new SyntheticFeatures({ dim: 32 });
-const LD = sf.numLocations * sf.dim;
-const features = new Float32Array(splits.train.length * LD);
-splits.train.forEach((s, i) => features.set(sf.sceneFeatures(s), i * LD));
-const vocab = Vocabulary.build(splits.train.flatMap((s) => s.captions.map((c) => c.text)));
-const corpus = buildCorpus(splits.train, features, LD, vocab);
+const { sf, vocab, corpus } = shapesCorpus({ images: 300, seed: 4, dim: 32 });
 const config: ModelConfig = resolveModelConfig({
   vocabSize: vocab.size, embedDim: 16, hiddenDim: 24, attnDim: 16, featureDim: sf.dim, numLocations: sf.numLocations, attention: "hard",
 });

@@ -3,23 +3,16 @@
 // with both optimisers (zero gradients must mean a zero update in each).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { generateSplits, SyntheticFeatures } from "../../src/data/synthetic/index.js";
-import { Vocabulary, START, END } from "../../src/data/vocab.js";
+import { START, END } from "../../src/data/vocab.js";
 import { resolveModelConfig } from "../../src/model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerKind } from "../../src/model/engine.js";
 import { createEngine } from "../../src/model/engine-factory.js";
 import { initParams } from "../../src/model/init.js";
 import { paramLayout, type ParamSlot } from "../../src/model/layout.js";
-import { buildCorpus } from "../../src/train/synthetic-task.js";
 import { Trainer } from "../../src/train/trainer.js";
+import { shapesCorpus } from "./shapes-corpus.js";
 
-const splits = generateSplits({ train: 120, val: 0, test: 0, seed: 5, maxCaptions: 2 });
-const sf = new SyntheticFeatures({ dim: 32 });
-const LD = sf.numLocations * sf.dim;
-const features = new Float32Array(splits.train.length * LD);
-splits.train.forEach((s, i) => features.set(sf.sceneFeatures(s), i * LD));
-const vocab = Vocabulary.build(splits.train.flatMap((s) => s.captions.map((c) => c.text)));
-const corpus = buildCorpus(splits.train, features, LD, vocab);
+const { sf, vocab, corpus } = shapesCorpus({ images: 120, seed: 5, dim: 32 });
 const config = resolveModelConfig({
   vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, attnDim: 8, featureDim: sf.dim, numLocations: sf.numLocations, attention: "hard",
 });
