@@ -17,7 +17,7 @@ import { resolveModelConfig, type ModelConfig } from "../model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerSettings } from "../model/engine.js";
 import { createEngine, type EngineChoice } from "../model/engine-factory.js";
 import { initParams } from "../model/init.js";
-import { paramLayout } from "../model/layout.js";
+import { paramLayout, view } from "../model/layout.js";
 import { loadModel, saveModel, type LoadedModel, type ModelEncoderInfo } from "../model/model-dir.js";
 import { scoreCaptions } from "../metrics/index.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
@@ -218,7 +218,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     captionTokens,
   };
   const startParams = ckpt ? ckpt.model.params : init ? init.params : initParams(config, o.seed);
-  if (!ckpt && o.gateBias !== undefined) startParams[paramLayout(config).slots.b_beta.offset] = o.gateBias;
+  if (!ckpt && o.gateBias !== undefined) view(startParams, paramLayout(config), "b_beta")[0] = o.gateBias;
   const engine = createEngine(config, startParams, o.engine);
   if (init) log({ type: "init", from: o.init, attention: init.meta.config.attention });
   if (o.holdGate > 0 || o.gateBias !== undefined) log({ type: "gate", holdSteps: o.holdGate, bias: ckpt ? null : (o.gateBias ?? null) });

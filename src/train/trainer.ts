@@ -6,7 +6,7 @@
 import type { DecoderEngine, OptimizerSettings, StepMode, TrainBatch } from "../model/engine.js";
 import { hash32, SeededRandom } from "../model/rng.js";
 import { BucketBatchSampler } from "../data/buckets.js";
-import { paramLayout, type ParamSlot } from "../model/layout.js";
+import { paramLayout, view, type ParamLayout } from "../model/layout.js";
 
 /** Captions (as word ids) over images whose annotation vectors can be read one at a time. */
 export interface CaptionCorpus {
@@ -86,7 +86,7 @@ export class Trainer {
   private readonly L: number;
   private readonly D: number;
   private features: Float32Array;
-  private readonly gateSlots: ParamSlot[];
+  private readonly layout: ParamLayout;
 
   constructor(
     readonly engine: DecoderEngine,
@@ -103,8 +103,7 @@ export class Trainer {
     );
     this.modeRng = new SeededRandom(hash32(settings.seed ^ 0x2545f491));
     this.features = new Float32Array(settings.batchSize * this.L * this.D);
-    const { slots } = paramLayout(c);
-    this.gateSlots = [slots.w_beta, slots.b_beta];
+    this.layout = paramLayout(c);
   }
 
   /** Assembles a teacher-forcing batch for the given caption indices (all of one length). */
@@ -173,7 +172,8 @@ export class Trainer {
     if (this.step <= (this.settings.holdGateSteps ?? 0)) {
       // Zero gradients keep Adam's and RMSProp's update of these slots at 0 while their moments
       // are 0, i.e. from step 1; decoupled weight decay, when on, still shrinks them.
-      for (const slot of this.gateSlots) this.engine.grads.fill(0, slot.offset, slot.offset + slot.size);
+      view(this.engine.grads, this.layout, "w_beta").fill(0);
+      view(this.engine.grads, this.layout, "b_beta").fill(0);
     }
     const gradNorm = this.engine.optimizerStep(this.settings.optimizer, this.step);
     return {

@@ -11,7 +11,7 @@ import { buildTinyModel } from "../encoder/tiny-model.js";
 import { generateSplits, writeImageDataset } from "../../src/data/synthetic/index.js";
 import { loadModel, readFloatFile } from "../../src/model/model-dir.js";
 import { initParams } from "../../src/model/init.js";
-import { paramLayout } from "../../src/model/layout.js";
+import { paramLayout, view } from "../../src/model/layout.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 function sat(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -132,11 +132,11 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   assert.equal(hold.status, 0, hold.stderr);
   assert.deepEqual(readLog(held).find((e) => e.type === "gate"), { type: "gate", holdSteps: 3, bias: 3 });
   const heldModel = loadModel(join(held, "checkpoint"));
-  const { slots } = paramLayout(heldModel.meta.config);
-  assert.equal(heldModel.params[slots.b_beta.offset], 3);
+  const layout = paramLayout(heldModel.meta.config);
+  assert.deepEqual(view(heldModel.params, layout, "b_beta"), Float32Array.of(3));
   const fresh = initParams(heldModel.meta.config, 1);
-  assert.deepEqual(heldModel.params.subarray(slots.w_beta.offset, slots.w_beta.offset + slots.w_beta.size), fresh.subarray(slots.w_beta.offset, slots.w_beta.offset + slots.w_beta.size));
-  assert.notDeepEqual(heldModel.params.subarray(slots.w_att.offset, slots.w_att.offset + slots.w_att.size), fresh.subarray(slots.w_att.offset, slots.w_att.offset + slots.w_att.size));
+  assert.deepEqual(view(heldModel.params, layout, "w_beta"), view(fresh, layout, "w_beta"));
+  assert.notDeepEqual(view(heldModel.params, layout, "w_att"), view(fresh, layout, "w_att"));
 });
 
 test("sat train: a config naming a data-derived field is refused in one line", async () => {

@@ -8,7 +8,7 @@ import { resolveModelConfig } from "../../src/model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerKind } from "../../src/model/engine.js";
 import { createEngine } from "../../src/model/engine-factory.js";
 import { initParams } from "../../src/model/init.js";
-import { paramLayout, type ParamSlot } from "../../src/model/layout.js";
+import { paramLayout, view, type ParamName } from "../../src/model/layout.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { shapesCorpus } from "./shapes-corpus.js";
 
@@ -16,11 +16,8 @@ const { sf, vocab, corpus } = shapesCorpus({ images: 120, seed: 5, dim: 32 });
 const config = resolveModelConfig({
   vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, attnDim: 8, featureDim: sf.dim, numLocations: sf.numLocations, attention: "hard",
 });
-const { slots } = paramLayout(config);
-
-function values(params: ArrayLike<number>, slot: ParamSlot): number[] {
-  return Array.from({ length: slot.size }, (_, i) => params[slot.offset + i]);
-}
+const layout = paramLayout(config);
+const copyOf = (engine: { params: Float32Array | Float64Array }, name: ParamName) => view(engine.params, layout, name).slice();
 
 for (const kind of ["adam", "rmsprop"] as OptimizerKind[]) {
   test(`${kind}: the gate's parameters stay put for --hold-gate steps, then train`, () => {
@@ -28,13 +25,13 @@ for (const kind of ["adam", "rmsprop"] as OptimizerKind[]) {
     const trainer = new Trainer(engine, corpus, {
       batchSize: 8, seed: 2, optimizer: { ...DEFAULT_OPTIMIZER, kind, lr: 1e-2, clipNorm: 5 }, startId: START, endId: END, holdGateSteps: 3,
     });
-    const start = { w: values(engine.params, slots.w_beta), b: values(engine.params, slots.b_beta), att: values(engine.params, slots.w_att) };
+    const start = { w: copyOf(engine, "w_beta"), b: copyOf(engine, "b_beta"), att: copyOf(engine, "w_att") };
     for (let s = 0; s < 3; s++) trainer.trainStep();
-    assert.deepEqual(values(engine.params, slots.w_beta), start.w);
-    assert.deepEqual(values(engine.params, slots.b_beta), start.b);
-    assert.notDeepEqual(values(engine.params, slots.w_att), start.att, "the rest of the model trains meanwhile");
+    assert.deepEqual(copyOf(engine, "w_beta"), start.w);
+    assert.deepEqual(copyOf(engine, "b_beta"), start.b);
+    assert.notDeepEqual(copyOf(engine, "w_att"), start.att, "the rest of the model trains meanwhile");
     trainer.trainStep();
-    assert.notDeepEqual(values(engine.params, slots.w_beta), start.w, "step 4 updates the gate");
-    assert.notDeepEqual(values(engine.params, slots.b_beta), start.b);
+    assert.notDeepEqual(copyOf(engine, "w_beta"), start.w, "step 4 updates the gate");
+    assert.notDeepEqual(copyOf(engine, "b_beta"), start.b);
   });
 }
