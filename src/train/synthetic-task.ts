@@ -110,7 +110,8 @@ export interface SyntheticTaskResult {
   trainSeconds: number;
 }
 
-function featuresOf(scenes: readonly Scene[], sf: SyntheticFeatures): Float32Array {
+/** The scenes' synthetic annotation vectors, one L x D block per scene in order. */
+export function featuresOf(scenes: readonly Scene[], sf: SyntheticFeatures): Float32Array {
   const LD = sf.numLocations * sf.dim;
   const out = new Float32Array(scenes.length * LD);
   scenes.forEach((s, i) => out.set(sf.sceneFeatures(s), i * LD));
