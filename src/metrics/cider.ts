@@ -35,45 +35,60 @@ interface Vec {
   length: number;
 }
 
-/** CIDEr-D of tokenised hypotheses against tokenised references, aligned by index. */
-export function ciderD(hyps: readonly string[], refs: readonly (readonly string[])[], opts: CiderOptions = {}): CiderResult {
-  const n = opts.n ?? 4;
-  const sigma = opts.sigma ?? 6;
-  if (hyps.length !== refs.length) throw new Error("ciderD: hyps and refs differ in length");
-  const interner = new NgramInterner();
-  const refNg = refs.map((rs) => {
-    if (rs.length === 0) throw new Error("ciderD: an image needs at least one reference");
-    return rs.map((r) => interner.sentence(splitWhitespace(r), n));
-  });
-  const hypNg = hyps.map((h) => interner.sentence(splitWhitespace(h), n));
-  const size = interner.size;
+/**
+ * CIDEr-D against a fixed set of reference sets: document frequencies are counted once over
+ * `refs` (one entry per image), then any hypothesis can be scored against any image's
+ * references. Self-critical training scores sampled captions this way, with idf from the
+ * whole training split rather than from the minibatch.
+ */
+export class CiderDScorer {
+  private readonly n: number;
+  private readonly sigma: number;
+  private readonly interner = new NgramInterner();
+  private readonly refVecs: Vec[][];
+  /** idf of the n-grams interned while counting; later ids (in no reference) get log N. */
+  private readonly idf: Float64Array;
+  private readonly logN: number;
+  private scratch: Float64Array;
 
-  // Document frequency: the number of images whose reference set contains the n-gram.
-  const df = new Int32Array(size);
-  const stamp = new Int32Array(size).fill(-1);
-  refNg.forEach((rs, img) => {
-    for (const s of rs) {
-      for (const id of s.ids) {
-        if (stamp[id] !== img) {
-          stamp[id] = img;
-          df[id]++;
+  constructor(refs: readonly (readonly string[])[], opts: CiderOptions = {}) {
+    this.n = opts.n ?? 4;
+    this.sigma = opts.sigma ?? 6;
+    const refNg = refs.map((rs) => {
+      if (rs.length === 0) throw new Error("ciderD: an image needs at least one reference");
+      return rs.map((r) => this.interner.sentence(splitWhitespace(r), this.n));
+    });
+    const size = this.interner.size;
+    // Document frequency: the number of images whose reference set contains the n-gram.
+    const df = new Int32Array(size);
+    const stamp = new Int32Array(size).fill(-1);
+    refNg.forEach((rs, img) => {
+      for (const s of rs) {
+        for (const id of s.ids) {
+          if (stamp[id] !== img) {
+            stamp[id] = img;
+            df[id]++;
+          }
         }
       }
-    }
-  });
-  const refLen = Math.log(refs.length);
-  // n-grams absent from every reference have df 0 -> log(max(1, 0)) = 0 -> idf = log(N).
-  const idf = new Float64Array(size);
-  for (let id = 0; id < size; id++) idf[id] = refLen - Math.log(Math.max(1, df[id]));
+    });
+    this.logN = Math.log(refs.length);
+    // n-grams absent from every reference have df 0 -> log(max(1, 0)) = 0 -> idf = log(N).
+    this.idf = new Float64Array(size);
+    for (let id = 0; id < size; id++) this.idf[id] = this.logN - Math.log(Math.max(1, df[id]));
+    this.refVecs = refNg.map((rs) => rs.map((ng) => this.toVec(ng)));
+    this.scratch = new Float64Array(size);
+  }
 
-  const toVec = (ng: SentenceNgrams): Vec => {
+  private toVec(ng: SentenceNgrams): Vec {
     const weights = new Float64Array(ng.ids.length);
     const norms: number[] = [];
     let length = 0;
-    for (let k = 0; k < n; k++) {
+    for (let k = 0; k < this.n; k++) {
       let sq = 0;
       for (let j = ng.start[k]; j < ng.start[k + 1]; j++) {
-        const v = ng.counts[j] * idf[ng.ids[j]];
+        const id = ng.ids[j];
+        const v = ng.counts[j] * (id < this.idf.length ? this.idf[id] : this.logN);
         weights[j] = v;
         sq += v ** 2;
         // The toolkit's "length" accumulates term frequencies of order index 1: bigrams.
@@ -82,19 +97,22 @@ export function ciderD(hyps: readonly string[], refs: readonly (readonly string[
       norms.push(Math.sqrt(sq));
     }
     return { ng, weights, norms, length };
-  };
+  }
 
-  // Reference weights are scattered into an id-indexed scratch array for the dot products.
-  const scratch = new Float64Array(size);
-  const perImage: number[] = [];
-  for (let i = 0; i < hyps.length; i++) {
-    const vh = toVec(hypNg[i]);
+  /** CIDEr-D (x10, as coco-caption) of one tokenised hypothesis against image `image`'s references. */
+  score(hyp: string, image: number): number {
+    const n = this.n;
+    const vh = this.toVec(this.interner.sentence(splitWhitespace(hyp), n));
+    if (this.scratch.length < this.interner.size) this.scratch = new Float64Array(this.interner.size * 2);
+    // Reference weights are scattered into an id-indexed scratch array for the dot products.
+    const scratch = this.scratch;
     const score = new Array<number>(n).fill(0);
-    for (const rng of refNg[i]) {
-      const vr = toVec(rng);
+    const refs = this.refVecs[image];
+    for (const vr of refs) {
+      const rng = vr.ng;
       for (let j = 0; j < rng.ids.length; j++) scratch[rng.ids[j]] = vr.weights[j];
       const delta = vh.length - vr.length;
-      const penalty = Math.E ** (-(delta ** 2) / (2 * sigma ** 2));
+      const penalty = Math.E ** (-(delta ** 2) / (2 * this.sigma ** 2));
       for (let k = 0; k < n; k++) {
         let val = 0;
         for (let j = vh.ng.start[k]; j < vh.ng.start[k + 1]; j++) {
@@ -109,8 +127,15 @@ export function ciderD(hyps: readonly string[], refs: readonly (readonly string[
     let mean = 0;
     for (let k = 0; k < n; k++) mean += score[k];
     mean /= n;
-    perImage.push((mean / refNg[i].length) * 10);
+    return (mean / refs.length) * 10;
   }
+}
+
+/** CIDEr-D of tokenised hypotheses against tokenised references, aligned by index (idf from this set). */
+export function ciderD(hyps: readonly string[], refs: readonly (readonly string[])[], opts: CiderOptions = {}): CiderResult {
+  if (hyps.length !== refs.length) throw new Error("ciderD: hyps and refs differ in length");
+  const scorer = new CiderDScorer(refs, opts);
+  const perImage = hyps.map((h, i) => scorer.score(h, i));
   let total = 0;
   for (const s of perImage) total += s;
   return { score: perImage.length ? total / perImage.length : 0, perImage };

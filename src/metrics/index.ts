@@ -14,7 +14,7 @@ import { rougeL } from "./rouge.js";
 import { tokenizeCaption } from "./tokenizer.js";
 
 export { bleu, bleuFromStats, bleuStats, closestRefLen, type BleuResult, type BleuStats } from "./bleu.js";
-export { ciderD, type CiderOptions, type CiderResult } from "./cider.js";
+export { ciderD, CiderDScorer, type CiderOptions, type CiderResult } from "./cider.js";
 export { lcsLength, rougeL, rougeLSentence, ROUGE_BETA, type RougeResult } from "./rouge.js";
 export {
   Meteor,

@@ -12,7 +12,8 @@ import type { Vocabulary } from "../data/vocab.js";
 import { writeFileAtomic } from "../data/feature-store.js";
 import type { DecoderEngine, OptimizerSettings } from "../model/engine.js";
 import { loadModel, readFloatFile, saveModel, writeFloatFile, ModelFileError, type LoadedModel, type ModelEncoderInfo } from "../model/model-dir.js";
-import type { Trainer, TrainerState } from "./trainer.js";
+import type { StepTrainer, TrainerState } from "./trainer.js";
+import type { SelfCriticalState } from "./self-critical.js";
 import { WeightAverage, type WeightAverageState } from "./weight-average.js";
 
 export const CHECKPOINT_FORMAT = "show-attend-tell/checkpoint";
@@ -20,7 +21,7 @@ export const CHECKPOINT_FORMAT = "show-attend-tell/checkpoint";
 interface CheckpointFile {
   format: typeof CHECKPOINT_FORMAT;
   version: 1;
-  trainer: TrainerState;
+  trainer: TrainerState | SelfCriticalState;
   optimizer: OptimizerSettings;
   optimizerBuffers: number;
   /** The weight average's decay and update count (its values: average.bin); absent without one. */
@@ -30,7 +31,7 @@ interface CheckpointFile {
 
 export interface Checkpoint {
   model: LoadedModel;
-  trainer: TrainerState;
+  trainer: TrainerState | SelfCriticalState;
   optimizer: OptimizerSettings;
   optimizerState: Float32Array[];
   average: WeightAverage | null;
@@ -39,7 +40,7 @@ export interface Checkpoint {
 
 export function saveCheckpoint(
   dir: string,
-  c: { engine: DecoderEngine; trainer: Trainer; vocab: Vocabulary; encoder: ModelEncoderInfo; average?: WeightAverage | null; extra?: Record<string, unknown> },
+  c: { engine: DecoderEngine; trainer: StepTrainer; vocab: Vocabulary; encoder: ModelEncoderInfo; average?: WeightAverage | null; extra?: Record<string, unknown> },
 ): void {
   const tmp = `${dir}.tmp`;
   const old = `${dir}.old`;
@@ -52,7 +53,7 @@ export function saveCheckpoint(
   const meta: CheckpointFile = {
     format: CHECKPOINT_FORMAT,
     version: 1,
-    trainer: c.trainer.getState(),
+    trainer: c.trainer.getState() as TrainerState | SelfCriticalState,
     optimizer: settings,
     optimizerBuffers: buffers.length,
     ...(c.average ? { average: c.average.getState() } : {}),
@@ -83,7 +84,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
 }
 
 /** Puts a checkpoint's optimiser state and position into a freshly built engine and trainer. */
-export function restoreCheckpoint(ckpt: Checkpoint, engine: DecoderEngine, trainer: Trainer): void {
+export function restoreCheckpoint(ckpt: Checkpoint, engine: DecoderEngine, trainer: StepTrainer): void {
   engine.params.set(ckpt.model.params);
   const buffers = engine.optimizerState(ckpt.optimizer.kind);
   if (buffers.length !== ckpt.optimizerState.length) throw new ModelFileError(`checkpoint has ${ckpt.optimizerState.length} optimiser buffers, ${ckpt.optimizer.kind} needs ${buffers.length}`);

@@ -23,7 +23,8 @@ import { scoreCaptions } from "../metrics/index.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { renderTrainingCurves, type TrainingCurves } from "../viz/curves.js";
 import { writeFileAtomic } from "../data/feature-store.js";
-import { Trainer, type CaptionCorpus, type StepLog } from "./trainer.js";
+import { Trainer, type CaptionCorpus, type StepLog, type StepTrainer } from "./trainer.js";
+import { SelfCriticalTrainer, withCiderReward } from "./self-critical.js";
 import { WeightAverage } from "./weight-average.js";
 
 export interface TrainRunOptions {
@@ -74,8 +75,16 @@ export interface TrainRunOptions {
    * for β ≈ 0.95 with --hold-gate; ignored when resuming. Undefined: the weights' own.
    */
   gateBias?: number;
+  /**
+   * xent: the paper's objective (cross-entropy; for hard attention the REINFORCE bound).
+   * self-critical: fine-tune a trained model (--init) on the CIDEr-D of its own sampled
+   * captions (src/train/self-critical.ts), a departure from the paper.
+   */
+  objective: "xent" | "self-critical";
+  /** self-critical: captions sampled per image; a minibatch holds batchSize / samples images. */
+  samples: number;
   engine: EngineChoice;
-  onStep?: (log: StepLog, trainer: Trainer) => void;
+  onStep?: (log: StepLog, trainer: StepTrainer) => void;
   onValidation?: (v: ValidationResult) => void;
 }
 
@@ -100,6 +109,8 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   seed: 1,
   resume: false,
   holdGate: 0,
+  objective: "xent",
+  samples: 5,
   engine: "auto",
 };
 
@@ -153,6 +164,9 @@ function checkInitSizes(m: LoadedModel, config: ModelConfig, dir: string): void 
     if (m.meta.config[f] !== config[f]) throw new UserError(`--init ${dir}: ${f} is ${m.meta.config[f]} there but ${config[f]} in this run's config`);
   }
 }
+
+/** Self-critical sampling: words per caption at most, as beam search's default. */
+const SAMPLE_MAX_WORDS = 20;
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const ds = loadDataset(o.data);
@@ -222,7 +236,15 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const engine = createEngine(config, startParams, o.engine);
   if (init) log({ type: "init", from: o.init, attention: init.meta.config.attention });
   if (o.holdGate > 0 || o.gateBias !== undefined) log({ type: "gate", holdSteps: o.holdGate, bias: ckpt ? null : (o.gateBias ?? null) });
-  const trainer = new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer: { ...(ckpt ? ckpt.optimizer : o.optimizer) }, startId: START, endId: END, holdGateSteps: o.holdGate });
+  const runObjective = ckpt ? String(ckpt.extra.objective ?? "xent") : o.objective;
+  if (ckpt && runObjective !== o.objective) throw new UserError(`${ckptDir}: the run was started with --objective ${runObjective}; resume it with that`);
+  if (o.objective === "self-critical" && o.samples < 2) throw new UserError(`--samples ${o.samples}: self-critical training needs at least 2 captions per image (each one's baseline is the others' mean reward)`);
+  if (o.objective === "self-critical" && !ckpt && !init) throw new UserError("--objective self-critical fine-tunes a trained model: pass --init <model>");
+  const optimizer = { ...(ckpt ? ckpt.optimizer : o.optimizer) };
+  const trainer: StepTrainer =
+    o.objective === "self-critical"
+      ? new SelfCriticalTrainer(engine, withCiderReward(corpus), { imagesPerBatch: Math.max(1, Math.floor(o.batchSize / o.samples)), samples: o.samples, maxLength: SAMPLE_MAX_WORDS, seed: o.seed, optimizer, startId: START, endId: END })
+      : new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer, startId: START, endId: END, holdGateSteps: o.holdGate });
   // The schedule scales the base rate; the trainer's copy holds the current step's rate.
   const baseLr = ckpt ? Number(ckpt.extra.baseLr ?? ckpt.optimizer.lr) : o.optimizer.lr;
   let best = -1;
@@ -235,7 +257,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const average = ckpt ? ckpt.average : o.ema > 0 ? new WeightAverage(o.ema, engine.params) : null;
 
   const checkpoint = () =>
-    saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, average, extra: { bestBleu4: best, sinceBest, baseLr, data: o.data, features: o.features } });
+    saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, average, extra: { bestBleu4: best, sinceBest, baseLr, objective: runObjective, data: o.data, features: o.features } });
 
   const validate = (): ValidationResult => {
     const started = performance.now();
@@ -282,8 +304,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     return o.patience > 0 && sinceBest >= o.patience;
   };
   try {
-    const epochSteps = o.epochs * trainer.sampler.batchesPerEpoch;
-    const totalSteps = plannedSteps(o, trainer.sampler.batchesPerEpoch);
+    const epochSteps = o.epochs * trainer.batchesPerEpoch;
+    const totalSteps = plannedSteps(o, trainer.batchesPerEpoch);
     while (!stop) {
       if (o.maxSteps > 0 && trainer.step >= o.maxSteps) {
         stop = "max-steps";
@@ -297,7 +319,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       const s = trainer.trainStep();
       average?.update(engine.params);
       o.onStep?.(s, trainer);
-      log({ type: "step", step: s.step, epoch: trainer.epochProgress, lr: trainer.settings.optimizer.lr, mode: s.mode, loss: s.loss, nllPerWord: s.nllPerWord, entropy: s.attentionEntropy, gradNorm: s.gradNorm, ms: s.ms });
+      log({ type: "step", step: s.step, epoch: trainer.epochProgress, lr: trainer.settings.optimizer.lr, mode: s.mode, loss: s.loss, nllPerWord: s.nllPerWord, entropy: s.attentionEntropy, gradNorm: s.gradNorm, ...(s.reward !== undefined ? { reward: s.reward } : {}), ms: s.ms });
       if (val.length > 0 && trainer.step % o.valEvery === 0 && runValidation()) stop = "patience";
       if (trainer.step % o.checkpointEvery === 0) checkpoint();
       // Let a pending SIGINT/SIGTERM be delivered between steps.

@@ -46,8 +46,21 @@ export interface StepLog {
   attentionEntropy: number;
   baseline: number;
   gradNorm: number;
+  /** Self-critical training: mean reward of the sampled captions. */
+  reward?: number;
   captions: number;
   ms: number;
+}
+
+/** What the run loop (run.ts) drives: the cross-entropy/REINFORCE trainer or the self-critical one. */
+export interface StepTrainer {
+  readonly settings: { optimizer: OptimizerSettings };
+  readonly step: number;
+  readonly epochProgress: number;
+  readonly batchesPerEpoch: number;
+  trainStep(): StepLog;
+  getState(): object;
+  setState(s: object): void;
 }
 
 export interface TrainerState {
@@ -189,6 +202,10 @@ export class Trainer {
       captions: batch.B,
       ms: performance.now() - started,
     };
+  }
+
+  get batchesPerEpoch(): number {
+    return this.sampler.batchesPerEpoch;
   }
 
   /** Fractional epochs done so far. */

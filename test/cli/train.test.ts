@@ -180,3 +180,39 @@ test("sat train --ema: validation and best/ use the moving average of the weight
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--ema must be a number in \[0, 1\) \(got "1"\)/);
 });
+
+test("sat train --objective self-critical: fine-tunes an --init model on its sampled captions' reward, resumes only as such", async () => {
+  const { work, data, store } = await shapesWithFeatures();
+  const base = ["--data", data, "--features", store, "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "5", "--beam", "1", "--optimizer", "adam", "--lr", "0.003"];
+  const xent = join(work, "xent");
+  assert.equal(sat(["train", ...base, "--out", xent, "--max-steps", "20"]).status, 0);
+  const sc = join(work, "sc");
+  const scArgs = ["train", ...base, "--out", sc, "--objective", "self-critical", "--samples", "4", "--init", join(xent, "best")];
+  const r = sat([...scArgs, "--max-steps", "5"]);
+  assert.equal(r.status, 0, r.stderr);
+  const resumed = sat([...scArgs, "--max-steps", "10", "--resume"]);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const steps = readLog(sc).filter((e) => e.type === "step") as (LogEntry & { reward?: number; mode?: string })[];
+  assert.deepEqual(steps.map((e) => e.step), Array.from({ length: 10 }, (_, i) => i + 1));
+  // Each step logs the mean CIDEr-D of its samples: 2 images x 4 samples of the shapes task.
+  for (const e of steps) assert.ok(e.reward! >= 0 && e.reward! < 10 && e.mode === "soft", JSON.stringify(e));
+  assert.ok(new Set(steps.map((e) => e.reward)).size > 5);
+  // Validated at the end of each invocation (step 5, off the grid) and at step 10.
+  assert.deepEqual(readLog(sc).filter((e) => e.type === "validation").map((e) => e.step), [5, 10]);
+
+  // Interrupted at step 5 and resumed, it matches the uninterrupted 10 steps.
+  const straight = join(work, "sc-straight");
+  assert.equal(sat([...scArgs.map((a) => (a === sc ? straight : a)), "--max-steps", "10"]).status, 0);
+  const losses = (run: string) => readLog(run).filter((e) => e.type === "step").map((e) => e.loss);
+  assert.deepEqual(losses(sc), losses(straight));
+
+  const wrong = sat(["train", ...base, "--out", sc, "--max-steps", "12", "--resume"]);
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /^sat: .*checkpoint: the run was started with --objective self-critical; resume it with that\n$/);
+  const noInit = sat(["train", ...base, "--out", join(work, "x"), "--objective", "self-critical"]);
+  assert.equal(noInit.status, 2);
+  assert.match(noInit.stderr, /^sat: --objective self-critical fine-tunes a trained model: pass --init <model>\n$/);
+  const one = sat([...scArgs.map((a) => (a === sc ? join(work, "y") : a)), "--samples", "1"]);
+  assert.equal(one.status, 2);
+  assert.match(one.stderr, /^sat: --samples 1: self-critical training needs at least 2 captions per image/);
+});

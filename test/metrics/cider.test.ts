@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ciderD } from "../../src/metrics/cider.js";
+import { ciderD, CiderDScorer } from "../../src/metrics/cider.js";
 
 function close(actual: number, expected: number, tol = 1e-9): void {
   assert.ok(Math.abs(actual - expected) <= tol, `expected ${expected}, got ${actual}`);
@@ -58,4 +58,17 @@ test("averages over references and handles zero-match, one-word, empty and long 
   // Bigram counts 999 vs 1: penalty exp(-998^2 / 72) underflows to 0.
   const long = ciderD([Array(1000).fill("a").join(" "), "m n"], [["a b"], ["m n"]]);
   assert.equal(long.perImage[0], 0);
+});
+
+test("CiderDScorer: idf fixed by its reference sets, so a caption scores the same alone, in any order, after unseen words", () => {
+  const refs = [["a dog runs on grass", "a brown dog runs"], ["two kids play in the snow", "kids play outside"], ["a man rides a bike", "a cyclist on a road"]];
+  const hyps = ["a dog runs", "kids play in snow", "a man on a bike"];
+  const batch = ciderD(hyps, refs).perImage;
+  const scorer = new CiderDScorer(refs);
+  // Hypotheses full of n-grams no reference has grow the scorer's tables first.
+  for (let i = 0; i < 50; i++) scorer.score(`zebra${i} quokka${i} wombat${i} axolotl${i}`, i % 3);
+  for (const i of [2, 0, 1]) assert.ok(Math.abs(scorer.score(hyps[i], i) - batch[i]) < 1e-12, `image ${i}`);
+  assert.ok(batch.every((s) => s > 0));
+  // A hypothesis is scored against the image it is given: another image's references score lower.
+  assert.ok(scorer.score(hyps[0], 1) < batch[0]);
 });

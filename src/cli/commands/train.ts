@@ -16,7 +16,7 @@ import { ProgressLine } from "../progress.js";
 type SharedOptions =
   | "data" | "features" | "out" | "vocabSize" | "batchSize" | "epochs" | "maxSteps" | "valEvery" | "valImages"
   | "lengthPenalty" | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "ema" | "seed" | "engine" | "init"
-  | "holdGate" | "gateBias";
+  | "holdGate" | "gateBias" | "objective" | "samples";
 
 interface TrainCliOptions extends Pick<TrainRunOptions, SharedOptions> {
   config?: string;
@@ -62,6 +62,8 @@ export function registerTrainCommand(program: Command): void {
     .option("--init <model>", "start from this model's weights and vocabulary (same sizes and encoder), e.g. hard attention from a soft model; ignored with --resume")
     .option("--hold-gate <steps>", "hard attention from scratch: the gate β's parameters get no update for the first n steps, so the decoder cannot close it while attention is still uniform", (v) => parseNonNegativeInt("--hold-gate", v), d.holdGate)
     .option("--gate-bias <b>", "set the gate β's bias of the starting weights (random or --init) to b, e.g. 3 (β ≈ 0.95) with --hold-gate; ignored with --resume", (v) => parseFiniteNumber("--gate-bias", v))
+    .option("--objective <kind>", "xent (the paper's; hard attention adds its REINFORCE terms) or self-critical (fine-tune an --init model on the CIDEr-D of its own sampled captions; not in the paper)", (v) => parseChoice("--objective", v, ["xent", "self-critical"]), d.objective)
+    .option("--samples <k>", "self-critical: captions sampled per image (≥ 2); a minibatch holds --batch-size / k images", (v) => parsePositiveInt("--samples", v), d.samples)
     .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
     .option("--progress", "show the progress line even when stderr is not a terminal")
     .action(async (o: TrainCliOptions) => runTrainCommand(o));
@@ -101,8 +103,8 @@ async function runTrainCommand(o: TrainCliOptions): Promise<void> {
       beamWidth: beam,
       resume: !!resume,
       onStep: (s, trainer) => {
-        progress ??= new ProgressLine({ total: plannedSteps(o, trainer.sampler.batchesPerEpoch), label: "train", force: forceProgress });
-        progress.update(s.step, `epoch ${trainer.epochProgress.toFixed(2)} loss/word ${s.nllPerWord.toFixed(3)} ${(s.captions / (s.ms / 1000)).toFixed(0)} capt/s${lastVal}`);
+        progress ??= new ProgressLine({ total: plannedSteps(o, trainer.batchesPerEpoch), label: "train", force: forceProgress });
+        progress.update(s.step, `epoch ${trainer.epochProgress.toFixed(2)} loss/word ${s.nllPerWord.toFixed(3)}${s.reward !== undefined ? ` reward ${s.reward.toFixed(3)}` : ""} ${(s.captions / (s.ms / 1000)).toFixed(0)} capt/s${lastVal}`);
       },
       onValidation: (v) => {
         lastVal = ` val BLEU-4 ${(100 * v.bleu4).toFixed(2)} (best ${(100 * v.best).toFixed(2)})`;

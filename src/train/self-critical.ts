@@ -1,0 +1,188 @@
+/**
+ * Self-critical sequence training (Rennie et al., 2017), a departure from the paper for
+ * fine-tuning a trained model on the metric itself: for each image of a minibatch, sample k
+ * captions from the model (expectation attention, dropout off: the inference policy), score
+ * each with a sentence reward (CIDEr-D against the image's training references), and take a
+ * REINFORCE step on −(r_i − b_i) log p(caption_i), where b_i is the mean reward of the image's
+ * other k − 1 samples (the "new self-critical" baseline: no greedy decode needed).
+ *
+ * The engine's teacher-forced pass does the gradient: its mask weights each word's
+ * cross-entropy, so a mask of (r_i − b_i) on caption i's words gives exactly that gradient.
+ * Order is deterministic per (seed, epoch), sampling per (seed, step): resume is bit for bit.
+ */
+import type { DecoderEngine, OptimizerSettings, StepMode, TrainBatch } from "../model/engine.js";
+import { hash32, SeededRandom } from "../model/rng.js";
+import { sampleDecode } from "../decode/sample.js";
+import { CiderDScorer } from "../metrics/cider.js";
+import type { CaptionCorpus, StepLog } from "./trainer.js";
+
+export interface SelfCriticalSettings {
+  /** Images per minibatch; the minibatch holds imagesPerBatch × samples captions. */
+  imagesPerBatch: number;
+  /** Captions sampled per image (≥ 2: each one's baseline is the mean of the others). */
+  samples: number;
+  maxLength: number;
+  seed: number;
+  optimizer: OptimizerSettings;
+  startId: number;
+  endId: number;
+}
+
+export interface SelfCriticalCorpus {
+  numImages: number;
+  /** Writes image `image`'s [L, D] annotation vectors into out[offset ..]. */
+  readFeatures(image: number, out: Float32Array, offset: number): void;
+  /** The reward of a caption (word ids, no <start>/<end>) for image `image`. */
+  reward(image: number, tokens: readonly number[]): number;
+}
+
+/**
+ * A caption corpus's images with a CIDEr-D reward against their own captions. Captions are
+ * compared as word ids (out-of-vocabulary words all read <unk>, as the model sees them), and
+ * idf comes from all of the corpus's images, not from the minibatch.
+ */
+export function withCiderReward(corpus: CaptionCorpus): SelfCriticalCorpus {
+  const refs: string[][] = Array.from({ length: corpus.numImages }, () => []);
+  corpus.captionTokens.forEach((t, ci) => refs[corpus.captionImage[ci]].push(Array.from(t).join(" ")));
+  const cider = new CiderDScorer(refs);
+  return { numImages: corpus.numImages, readFeatures: corpus.readFeatures, reward: (image, tokens) => cider.score(tokens.join(" "), image) };
+}
+
+export interface SelfCriticalState {
+  objective: "self-critical";
+  step: number;
+  epoch: number;
+  batch: number;
+}
+
+export class SelfCriticalTrainer {
+  step = 0;
+  epoch = 0;
+  batchInEpoch = 0;
+  private order: Int32Array | null = null;
+  private readonly LD: number;
+  private features: Float32Array;
+  private rowFeatures: Float32Array;
+
+  constructor(
+    readonly engine: DecoderEngine,
+    readonly corpus: SelfCriticalCorpus,
+    readonly settings: SelfCriticalSettings,
+  ) {
+    if (!(Number.isInteger(settings.samples) && settings.samples >= 2)) throw new Error(`self-critical training needs at least 2 samples per image (got ${settings.samples})`);
+    if (!(Number.isInteger(settings.imagesPerBatch) && settings.imagesPerBatch >= 1)) throw new Error(`imagesPerBatch must be a positive integer (got ${settings.imagesPerBatch})`);
+    this.LD = engine.config.numLocations * engine.config.featureDim;
+    this.features = new Float32Array(settings.imagesPerBatch * this.LD);
+    this.rowFeatures = new Float32Array(settings.imagesPerBatch * settings.samples * this.LD);
+  }
+
+  /** Minibatches per pass over the images (the last one may be smaller). */
+  get batchesPerEpoch(): number {
+    return Math.ceil(this.corpus.numImages / this.settings.imagesPerBatch);
+  }
+
+  get epochProgress(): number {
+    return this.epoch + this.batchInEpoch / this.batchesPerEpoch;
+  }
+
+  /** The images of the next minibatch: a fresh permutation per epoch, fixed by (seed, epoch). */
+  private nextImages(): Int32Array {
+    if (this.batchInEpoch >= this.batchesPerEpoch) {
+      this.epoch += 1;
+      this.batchInEpoch = 0;
+      this.order = null;
+    }
+    if (!this.order) {
+      const idx = Array.from({ length: this.corpus.numImages }, (_, i) => i);
+      this.order = Int32Array.from(new SeededRandom(hash32((this.settings.seed ^ 0x51c7a1) + this.epoch)).shuffle(idx));
+    }
+    const n = this.settings.imagesPerBatch;
+    const from = this.batchInEpoch++ * n;
+    return this.order.subarray(from, Math.min(from + n, this.order.length));
+  }
+
+  trainStep(): StepLog {
+    const started = performance.now();
+    const cfg = this.engine.config;
+    const images = this.nextImages();
+    this.step += 1;
+    const nImg = images.length;
+    const k = this.settings.samples;
+    const N = nImg * k;
+    const LD = this.LD;
+    const features = this.features.subarray(0, nImg * LD);
+    images.forEach((im, i) => this.corpus.readFeatures(im, features, i * LD));
+    const rowImage = Int32Array.from({ length: N }, (_, r) => Math.floor(r / k));
+    const rng = new SeededRandom(hash32((this.settings.seed + this.step) >>> 0) ^ 0x3c6ef372);
+    const sampled = sampleDecode(this.engine, features, nImg, rowImage, rng, this.settings);
+
+    const rewards = sampled.captions.map((c, r) => this.corpus.reward(images[rowImage[r]], c.tokens));
+    const advantage = new Float64Array(N);
+    for (let i = 0; i < nImg; i++) {
+      let sum = 0;
+      for (let j = 0; j < k; j++) sum += rewards[i * k + j];
+      for (let j = 0; j < k; j++) advantage[i * k + j] = rewards[i * k + j] - (sum - rewards[i * k + j]) / (k - 1);
+    }
+
+    // Teacher-forced pass over the sampled captions, each word's loss weighted by its caption's advantage.
+    let T = 1;
+    for (const c of sampled.captions) T = Math.max(T, c.tokens.length + (c.finished ? 1 : 0));
+    const inputs = new Int32Array(N * T);
+    const targets = new Int32Array(N * T);
+    const mask = new Float32Array(N * T);
+    sampled.captions.forEach((c, r) => {
+      const len = c.tokens.length + (c.finished ? 1 : 0);
+      inputs[r * T] = this.settings.startId;
+      for (let t = 0; t < len; t++) {
+        const w = t < c.tokens.length ? c.tokens[t] : this.settings.endId;
+        targets[r * T + t] = w;
+        if (t + 1 < T) inputs[r * T + t + 1] = w;
+        mask[r * T + t] = advantage[r];
+      }
+    });
+    if (this.rowFeatures.length < N * LD) this.rowFeatures = new Float32Array(N * LD);
+    const rowFeatures = this.rowFeatures.subarray(0, N * LD);
+    for (let r = 0; r < N; r++) rowFeatures.set(features.subarray(rowImage[r] * LD, (rowImage[r] + 1) * LD), r * LD);
+    const batch: TrainBatch = { B: N, T, features: rowFeatures, inputs, targets, mask };
+    // Hard-attention models run on the expectation here, as they do at inference.
+    const mode: StepMode = cfg.attention === "hard" ? "hard-expect" : "soft";
+    const res = this.engine.forwardBackward(batch, { mode, dropout: 0, seed: 0, alphaC: 0, reinforceWeight: 0, entropyWeight: 0, baseline: 0, computeGrad: true });
+    if (!Number.isFinite(res.loss)) throw new Error(`training diverged at step ${this.step}: loss is ${res.loss}`);
+    const gradNorm = this.engine.optimizerStep(this.settings.optimizer, this.step);
+
+    let words = 0;
+    let logProb = 0;
+    for (const c of sampled.captions) {
+      words += c.tokens.length + (c.finished ? 1 : 0);
+      logProb += c.logProb;
+    }
+    const meanReward = rewards.reduce((s, x) => s + x, 0) / N;
+    return {
+      step: this.step,
+      mode,
+      // The surrogate's value: −(1/N) Σ advantage · log p.
+      loss: res.loss,
+      nll: -logProb / N,
+      nllPerWord: -logProb / Math.max(1, words),
+      penalty: 0,
+      attentionEntropy: sampled.attentionEntropy,
+      baseline: meanReward,
+      reward: meanReward,
+      gradNorm,
+      captions: N,
+      ms: performance.now() - started,
+    };
+  }
+
+  getState(): SelfCriticalState {
+    return { objective: "self-critical", step: this.step, epoch: this.epoch, batch: this.batchInEpoch };
+  }
+
+  setState(s: SelfCriticalState): void {
+    if (s.objective !== "self-critical") throw new Error("the checkpoint is not of a self-critical run");
+    this.step = s.step;
+    this.epoch = s.epoch;
+    this.batchInEpoch = s.batch;
+    this.order = null;
+  }
+}
