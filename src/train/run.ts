@@ -24,7 +24,7 @@ import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.
 import { renderTrainingCurves, type TrainingCurves } from "../viz/curves.js";
 import { writeFileAtomic } from "../data/feature-store.js";
 import { Trainer, type CaptionCorpus, type StepLog, type StepTrainer } from "./trainer.js";
-import { SelfCriticalTrainer, withCiderReward } from "./self-critical.js";
+import { parseReward, SelfCriticalTrainer, withReward } from "./self-critical.js";
 import { WeightAverage } from "./weight-average.js";
 
 export interface TrainRunOptions {
@@ -83,6 +83,8 @@ export interface TrainRunOptions {
   objective: "xent" | "self-critical";
   /** self-critical: captions sampled per image; a minibatch holds batchSize / samples images. */
   samples: number;
+  /** self-critical: the sentence reward, e.g. "cider" or "cider+meteor" (parseReward). */
+  reward: string;
   engine: EngineChoice;
   onStep?: (log: StepLog, trainer: StepTrainer) => void;
   onValidation?: (v: ValidationResult) => void;
@@ -111,6 +113,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   holdGate: 0,
   objective: "xent",
   samples: 5,
+  reward: "cider",
   engine: "auto",
 };
 
@@ -239,11 +242,18 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const runObjective = ckpt ? String(ckpt.extra.objective ?? "xent") : o.objective;
   if (ckpt && runObjective !== o.objective) throw new UserError(`${ckptDir}: the run was started with --objective ${runObjective}; resume it with that`);
   if (o.objective === "self-critical" && o.samples < 2) throw new UserError(`--samples ${o.samples}: self-critical training needs at least 2 captions per image (each one's baseline is the others' mean reward)`);
+  if (o.objective === "self-critical") {
+    try {
+      parseReward(o.reward);
+    } catch (e) {
+      throw new UserError(`--reward ${o.reward}: ${(e as Error).message}`);
+    }
+  }
   if (o.objective === "self-critical" && !ckpt && !init) throw new UserError("--objective self-critical fine-tunes a trained model: pass --init <model>");
   const optimizer = { ...(ckpt ? ckpt.optimizer : o.optimizer) };
   const trainer: StepTrainer =
     o.objective === "self-critical"
-      ? new SelfCriticalTrainer(engine, withCiderReward(corpus), { imagesPerBatch: Math.max(1, Math.floor(o.batchSize / o.samples)), samples: o.samples, maxLength: SAMPLE_MAX_WORDS, seed: o.seed, optimizer, startId: START, endId: END })
+      ? new SelfCriticalTrainer(engine, withReward(corpus, parseReward(o.reward), vocab.words, END), { imagesPerBatch: Math.max(1, Math.floor(o.batchSize / o.samples)), samples: o.samples, maxLength: SAMPLE_MAX_WORDS, seed: o.seed, optimizer, startId: START, endId: END })
       : new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer, startId: START, endId: END, holdGateSteps: o.holdGate });
   // The schedule scales the base rate; the trainer's copy holds the current step's rate.
   const baseLr = ckpt ? Number(ckpt.extra.baseLr ?? ckpt.optimizer.lr) : o.optimizer.lr;

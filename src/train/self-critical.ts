@@ -2,7 +2,7 @@
  * Self-critical sequence training (Rennie et al., 2017), a departure from the paper for
  * fine-tuning a trained model on the metric itself: for each image of a minibatch, sample k
  * captions from the model (expectation attention, dropout off: the inference policy), score
- * each with a sentence reward (CIDEr-D against the image's training references), and take a
+ * each with a sentence reward (CIDEr-D and/or METEOR against the image's training references), and take a
  * REINFORCE step on −(r_i − b_i) log p(caption_i), where b_i is the mean reward of the image's
  * other k − 1 samples (the "new self-critical" baseline: no greedy decode needed).
  *
@@ -14,6 +14,7 @@ import type { DecoderEngine, OptimizerSettings, StepMode, TrainBatch } from "../
 import { hash32, SeededRandom } from "../model/rng.js";
 import { sampleDecode } from "../decode/sample.js";
 import { CiderDScorer } from "../metrics/cider.js";
+import { Meteor, meteorScore } from "../metrics/meteor.js";
 import type { CaptionCorpus, StepLog } from "./trainer.js";
 
 export interface SelfCriticalSettings {
@@ -32,20 +33,58 @@ export interface SelfCriticalCorpus {
   numImages: number;
   /** Writes image `image`'s [L, D] annotation vectors into out[offset ..]. */
   readFeatures(image: number, out: Float32Array, offset: number): void;
-  /** The reward of a caption (word ids, no <start>/<end>) for image `image`. */
-  reward(image: number, tokens: readonly number[]): number;
+  /** The reward of a caption (word ids, no <start>/<end>; finished: it ended with <end>) for image `image`. */
+  reward(image: number, tokens: readonly number[], finished: boolean): number;
+}
+
+export type RewardMetric = "cider" | "meteor";
+export interface RewardTerm {
+  metric: RewardMetric;
+  weight: number;
+}
+
+/** Parses a reward like "cider", "meteor" or "cider+2*meteor" (a weighted sum of sentence scores). */
+export function parseReward(spec: string): RewardTerm[] {
+  const terms = spec.split("+").map((part) => {
+    const m = /^\s*(?:(\d+(?:\.\d+)?|\.\d+)\s*\*\s*)?(cider|meteor)\s*$/.exec(part);
+    if (!m) throw new Error(`cannot read "${part.trim()}": terms are cider or meteor, optionally weighted as 2*meteor`);
+    return { metric: m[2] as RewardMetric, weight: m[1] === undefined ? 1 : Number(m[1]) };
+  });
+  if (new Set(terms.map((t) => t.metric)).size !== terms.length) throw new Error("a metric is named twice");
+  if (terms.every((t) => t.weight === 0)) throw new Error("every weight is 0");
+  return terms;
 }
 
 /**
- * A caption corpus's images with a CIDEr-D reward against their own captions. Captions are
- * compared as word ids (out-of-vocabulary words all read <unk>, as the model sees them), and
- * idf comes from all of the corpus's images, not from the minibatch.
+ * A caption corpus's images with a sentence reward against their own captions: a weighted sum
+ * of CIDEr-D (x10, as coco-caption reports it: ~0.2-1 for these captions) and METEOR (0-1).
+ * CIDEr-D compares word ids (out-of-vocabulary words all read <unk>, as the model sees them)
+ * with <end> appended to finished captions and to the references, so that a caption cut off
+ * mid-phrase ("a dog runs in the") misses the n-grams that end a reference; its idf comes from
+ * all of the corpus's images, not from the minibatch. METEOR compares the words.
  */
-export function withCiderReward(corpus: CaptionCorpus): SelfCriticalCorpus {
-  const refs: string[][] = Array.from({ length: corpus.numImages }, () => []);
-  corpus.captionTokens.forEach((t, ci) => refs[corpus.captionImage[ci]].push(Array.from(t).join(" ")));
-  const cider = new CiderDScorer(refs);
-  return { numImages: corpus.numImages, readFeatures: corpus.readFeatures, reward: (image, tokens) => cider.score(tokens.join(" "), image) };
+export function withReward(corpus: CaptionCorpus, terms: readonly RewardTerm[], words: readonly string[], endId: number): SelfCriticalCorpus {
+  const byImage: Int32Array[][] = Array.from({ length: corpus.numImages }, () => []);
+  corpus.captionTokens.forEach((t, ci) => byImage[corpus.captionImage[ci]].push(t));
+  const text = (ids: ArrayLike<number>) => Array.from(ids, (id) => words[id]).join(" ");
+  const scorers = terms.map(({ metric, weight }) => {
+    if (metric === "cider") {
+      const cider = new CiderDScorer(byImage.map((caps) => caps.map((t) => `${Array.from(t).join(" ")} ${endId}`)));
+      return (image: number, tokens: readonly number[], finished: boolean) => weight * cider.score(finished ? `${tokens.join(" ")} ${endId}` : tokens.join(" "), image);
+    }
+    const meteor = new Meteor();
+    const refs = byImage.map((caps) => caps.map(text));
+    return (image: number, tokens: readonly number[]) => weight * meteorScore(meteor.imageStats(text(tokens), refs[image])).score;
+  });
+  return {
+    numImages: corpus.numImages,
+    readFeatures: corpus.readFeatures,
+    reward: (image, tokens, finished) => {
+      let r = 0;
+      for (const f of scorers) r += f(image, tokens, finished);
+      return r;
+    },
+  };
 }
 
 export interface SelfCriticalState {
@@ -116,7 +155,7 @@ export class SelfCriticalTrainer {
     const rng = new SeededRandom(hash32((this.settings.seed + this.step) >>> 0) ^ 0x3c6ef372);
     const sampled = sampleDecode(this.engine, features, nImg, rowImage, rng, this.settings);
 
-    const rewards = sampled.captions.map((c, r) => this.corpus.reward(images[rowImage[r]], c.tokens));
+    const rewards = sampled.captions.map((c, r) => this.corpus.reward(images[rowImage[r]], c.tokens, c.finished));
     const advantage = new Float64Array(N);
     for (let i = 0; i < nImg; i++) {
       let sum = 0;

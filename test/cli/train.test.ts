@@ -212,6 +212,9 @@ test("sat train --objective self-critical: fine-tunes an --init model on its sam
   const noInit = sat(["train", ...base, "--out", join(work, "x"), "--objective", "self-critical"]);
   assert.equal(noInit.status, 2);
   assert.match(noInit.stderr, /^sat: --objective self-critical fine-tunes a trained model: pass --init <model>\n$/);
+  const badReward = sat([...scArgs.map((a) => (a === sc ? join(work, "z") : a)), "--reward", "cider+bleu"]);
+  assert.equal(badReward.status, 2);
+  assert.match(badReward.stderr, /^sat: --reward cider\+bleu: cannot read "bleu": terms are cider or meteor/);
   const one = sat([...scArgs.map((a) => (a === sc ? join(work, "y") : a)), "--samples", "1"]);
   assert.equal(one.status, 2);
   assert.match(one.stderr, /^sat: --samples 1: self-critical training needs at least 2 captions per image/);

@@ -14,7 +14,7 @@ import { initParams } from "../../src/model/init.js";
 import { SeededRandom } from "../../src/model/rng.js";
 import { sampleDecode } from "../../src/decode/sample.js";
 import { Trainer } from "../../src/train/trainer.js";
-import { SelfCriticalTrainer, withCiderReward } from "../../src/train/self-critical.js";
+import { parseReward, SelfCriticalTrainer, withReward } from "../../src/train/self-critical.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
 import { shapesCorpus } from "./shapes-corpus.js";
 
@@ -26,7 +26,7 @@ const config: ModelConfig = resolveModelConfig({
 const optimizer = { ...DEFAULT_OPTIMIZER, lr: 3e-3, clipNorm: 5 };
 const decode = { startId: START, endId: END, maxLength: 20 };
 const encoder = { spec: null, name: "synthetic", grid: [sf.grid, sf.grid] as [number, number], L: sf.numLocations, D: sf.dim };
-const reward = withCiderReward(corpus);
+const reward = withReward(corpus, parseReward("cider"), vocab.words, END);
 
 /** A model trained briefly with cross-entropy: self-critical training starts from one. */
 function pretrained(steps: number): Float32Array {
@@ -44,8 +44,8 @@ function imageFeatures(images: number[]): Float32Array {
   return f;
 }
 
-test("sampled captions get, from the dropout-free teacher-forced pass, the log p they were drawn with", () => {
-  const engine = createEngine(config, start);
+for (const attention of ["soft", "hard"] as const) test(`sampled captions get, from the dropout-free teacher-forced pass, the log p they were drawn with (${attention} attention)`, () => {
+  const engine = createEngine({ ...config, attention }, start);
   const images = [0, 1, 2, 3];
   const rowImage = Int32Array.from([0, 0, 1, 1, 2, 2, 3, 3]);
   const s = sampleDecode(engine, imageFeatures(images), images.length, rowImage, new SeededRandom(7), decode);
@@ -66,7 +66,7 @@ test("sampled captions get, from the dropout-free teacher-forced pass, the log p
       if (t + 1 < T) inputs[r * T + t + 1] = w;
     });
   });
-  const res = engine.forwardBackward({ B: N, T, features, inputs, targets, mask }, { mode: "soft", dropout: 0, seed: 0, alphaC: 0, reinforceWeight: 0, entropyWeight: 0, baseline: 0, computeGrad: false });
+  const res = engine.forwardBackward({ B: N, T, features, inputs, targets, mask }, { mode: attention === "hard" ? "hard-expect" : "soft", dropout: 0, seed: 0, alphaC: 0, reinforceWeight: 0, entropyWeight: 0, baseline: 0, computeGrad: false });
   // float32 decoding steps against the fused pass: ~1e-5 per word, over at most 21 words.
   s.captions.forEach((c, r) => assert.ok(Math.abs(res.logProb[r] - c.logProb) < 1e-3, `row ${r}: ${res.logProb[r]} vs ${c.logProb}`));
   // Two samples of one image differ somewhere (the draw is not greedy).
@@ -140,4 +140,25 @@ test("equal rewards give no update: the baseline is the other samples' mean", ()
   assert.equal(log.gradNorm, 0);
   assert.deepEqual(Array.from(engine.params), Array.from(start));
   engine.dispose();
+});
+
+test("rewards: a weighted sum of CIDEr-D and METEOR against the image's own captions; <end> counts for CIDEr-D", () => {
+  assert.deepEqual(parseReward("cider+2*meteor"), [{ metric: "cider", weight: 1 }, { metric: "meteor", weight: 2 }]);
+  assert.deepEqual(parseReward(" 0.5 * meteor "), [{ metric: "meteor", weight: 0.5 }]);
+  assert.throws(() => parseReward("bleu"), /cannot read "bleu"/);
+  assert.throws(() => parseReward("cider+cider"), /named twice/);
+  const own = Array.from(corpus.captionTokens[0]);
+  const image = corpus.captionImage[0];
+  const other = corpus.captionImage.findIndex((im) => im !== image);
+  const cider = reward.reward.bind(reward);
+  const meteor = withReward(corpus, parseReward("meteor"), vocab.words, END);
+  const both = withReward(corpus, parseReward("cider+2*meteor"), vocab.words, END);
+  // One of the image's own captions scores higher than it does for another image.
+  assert.ok(cider(image, own, true) > cider(corpus.captionImage[other], own, true));
+  assert.ok(meteor.reward(image, own, true) > meteor.reward(corpus.captionImage[other], own, true));
+  assert.ok(meteor.reward(image, own, true) > 0.9, "METEOR of a reference against its own set is ~1");
+  assert.ok(Math.abs(both.reward(image, own, true) - (cider(image, own, true) + 2 * meteor.reward(image, own, true))) < 1e-12);
+  // The same words cut off without <end> miss the references' final n-grams.
+  assert.ok(cider(image, own, false) < cider(image, own, true));
+  assert.equal(meteor.reward(image, own, false), meteor.reward(image, own, true));
 });

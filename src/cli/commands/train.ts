@@ -9,6 +9,7 @@ import type { OptimizerSettings } from "../../model/engine.js";
 import { ModelFileError } from "../../model/model-dir.js";
 import { DEFAULT_TRAIN_OPTIONS, plannedSteps, runTraining, type TrainRunOptions } from "../../train/run.js";
 import { UserError } from "../errors.js";
+import { WordNetMissingError } from "../../metrics/wordnet.js";
 import { parseChoice, parseFiniteNumber, parseFraction, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
 import { ProgressLine } from "../progress.js";
 
@@ -16,7 +17,7 @@ import { ProgressLine } from "../progress.js";
 type SharedOptions =
   | "data" | "features" | "out" | "vocabSize" | "batchSize" | "epochs" | "maxSteps" | "valEvery" | "valImages"
   | "lengthPenalty" | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "ema" | "seed" | "engine" | "init"
-  | "holdGate" | "gateBias" | "objective" | "samples";
+  | "holdGate" | "gateBias" | "objective" | "samples" | "reward";
 
 interface TrainCliOptions extends Pick<TrainRunOptions, SharedOptions> {
   config?: string;
@@ -64,6 +65,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--gate-bias <b>", "set the gate β's bias of the starting weights (random or --init) to b, e.g. 3 (β ≈ 0.95) with --hold-gate; ignored with --resume", (v) => parseFiniteNumber("--gate-bias", v))
     .option("--objective <kind>", "xent (the paper's; hard attention adds its REINFORCE terms) or self-critical (fine-tune an --init model on the CIDEr-D of its own sampled captions; not in the paper)", (v) => parseChoice("--objective", v, ["xent", "self-critical"]), d.objective)
     .option("--samples <k>", "self-critical: captions sampled per image (≥ 2); a minibatch holds --batch-size / k images", (v) => parsePositiveInt("--samples", v), d.samples)
+    .option("--reward <spec>", "self-critical: sentence reward, cider (CIDEr-D), meteor, or a weighted sum such as cider+2*meteor", d.reward)
     .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
     .option("--progress", "show the progress line even when stderr is not a terminal")
     .action(async (o: TrainCliOptions) => runTrainCommand(o));
@@ -118,6 +120,7 @@ async function runTrainCommand(o: TrainCliOptions): Promise<void> {
     if (res.stoppedBy === "signal") process.exitCode = 130;
   } catch (e) {
     if (e instanceof ConfigError || e instanceof ModelFileError) throw new UserError(e.message);
+    if (e instanceof WordNetMissingError) throw new UserError(`--reward ${o.reward}: ${e.message}`);
     throw e;
   }
 }
