@@ -16,7 +16,7 @@ export interface TrainBatch {
   inputs: Int32Array;
   /** [B, T] y_t. */
   targets: Int32Array;
-  /** [B, T] 1 for a real target, 0 for padding. */
+  /** [B, T] 1 for a real target, 0 for padding; a linear weight on each target's loss (self-critical training: the caption's advantage). */
   mask: Float32Array;
 }
 

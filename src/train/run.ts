@@ -20,12 +20,18 @@ import { initParams } from "../model/init.js";
 import { paramLayout, view } from "../model/layout.js";
 import { loadModel, saveModel, type LoadedModel, type ModelEncoderInfo } from "../model/model-dir.js";
 import { scoreCaptions } from "../metrics/index.js";
+import { Meteor } from "../metrics/meteor.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { renderTrainingCurves, type TrainingCurves } from "../viz/curves.js";
 import { writeFileAtomic } from "../data/feature-store.js";
 import { Trainer, type CaptionCorpus, type StepLog, type StepTrainer } from "./trainer.js";
 import { parseReward, SelfCriticalTrainer, withReward } from "./self-critical.js";
 import { WeightAverage } from "./weight-average.js";
+
+export type ValMetric = "bleu4" | "meteor" | "bleu4+meteor";
+export const VAL_METRICS: readonly ValMetric[] = ["bleu4", "meteor", "bleu4+meteor"];
+/** How messages name a validation metric. */
+export const VAL_METRIC_LABEL: Record<ValMetric, string> = { bleu4: "BLEU-4", meteor: "METEOR", "bleu4+meteor": "BLEU-4 + METEOR" };
 
 export interface TrainRunOptions {
   data: string;
@@ -47,7 +53,12 @@ export interface TrainRunOptions {
   beamWidth: number;
   /** Validation beam search ranks by log p / length^a (0 = plain log p), as `sat eval --length-penalty`. */
   lengthPenalty: number;
-  /** Stop after this many validations without a better BLEU-4 (0 = never). */
+  /**
+   * What validation selects best/ (and counts patience) by: corpus BLEU-4 (with BP, the
+   * default), METEOR, or their sum (both are what the Flickr8k acceptance asks for).
+   */
+  valMetric: ValMetric;
+  /** Stop after this many validations without a better validation score (0 = never). */
   patience: number;
   checkpointEvery: number;
   /** Learning-rate schedule: constant, step (× lrDecay every lrDecayEvery steps), or cosine to 0 over the run. */
@@ -102,6 +113,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   valImages: 0,
   beamWidth: 3,
   lengthPenalty: 0,
+  valMetric: "bleu4",
   patience: 5,
   checkpointEvery: 500,
   lrSchedule: "constant",
@@ -135,6 +147,10 @@ export interface ValidationResult {
   epoch: number;
   bleu4: number;
   bleu4NoBp: number;
+  /** Computed when the validation metric includes it. */
+  meteor?: number;
+  /** The value of the validation metric (what selects best/). */
+  score: number;
   best: number;
   improved: boolean;
   seconds: number;
@@ -142,7 +158,8 @@ export interface ValidationResult {
 
 export interface TrainRunResult {
   steps: number;
-  bestBleu4: number;
+  /** Best validation score (of valMetric); -1 when nothing was validated. */
+  bestScore: number;
   bestDir: string;
   checkpointDir: string;
   stoppedBy: "epochs" | "max-steps" | "patience" | "signal";
@@ -241,6 +258,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   if (o.holdGate > 0 || o.gateBias !== undefined) log({ type: "gate", holdSteps: o.holdGate, bias: ckpt ? null : (o.gateBias ?? null) });
   const runObjective = ckpt ? String(ckpt.extra.objective ?? "xent") : o.objective;
   if (ckpt && runObjective !== o.objective) throw new UserError(`${ckptDir}: the run was started with --objective ${runObjective}; resume it with that`);
+  const runValMetric = ckpt ? String(ckpt.extra.valMetric ?? "bleu4") : o.valMetric;
+  if (ckpt && runValMetric !== o.valMetric) throw new UserError(`${ckptDir}: the run selects by --val-metric ${runValMetric}; resume it with that`);
   if (o.objective === "self-critical" && o.samples < 2) throw new UserError(`--samples ${o.samples}: self-critical training needs at least 2 captions per image (each one's baseline is the others' mean reward)`);
   if (o.objective === "self-critical") {
     try {
@@ -261,14 +280,16 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   let sinceBest = 0;
   if (ckpt) {
     restoreCheckpoint(ckpt, engine, trainer);
-    best = Number(ckpt.extra.bestBleu4 ?? -1);
+    // Checkpoints before --val-metric kept BLEU-4 under bestBleu4.
+    best = Number(ckpt.extra.bestScore ?? ckpt.extra.bestBleu4 ?? -1);
     sinceBest = Number(ckpt.extra.sinceBest ?? 0);
   }
   const average = ckpt ? ckpt.average : o.ema > 0 ? new WeightAverage(o.ema, engine.params) : null;
 
   const checkpoint = () =>
-    saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, average, extra: { bestBleu4: best, sinceBest, baseLr, objective: runObjective, data: o.data, features: o.features } });
+    saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, average, extra: { bestScore: best, valMetric: o.valMetric, sinceBest, baseLr, objective: runObjective, data: o.data, features: o.features } });
 
+  let meteorScorer: Meteor | undefined;
   const validate = (): ValidationResult => {
     const started = performance.now();
     const decode = () => captionStoredImages(engine, vocab, store, val.map((im) => im.id), { beamWidth: o.beamWidth, lengthPenalty: o.lengthPenalty });
@@ -279,23 +300,27 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       hyps[im.id] = caps.get(im.id)!;
       refs[im.id] = im.captions;
     }
-    const sc = scoreCaptions(refs, hyps, { meteor: false });
+    const withMeteor = o.valMetric !== "bleu4";
+    if (withMeteor) meteorScorer ??= new Meteor(); // loads WordNet once per run
+    const sc = scoreCaptions(refs, hyps, { meteor: withMeteor, meteorScorer });
     const bleu4 = sc.bleu[3];
-    const improved = bleu4 > best;
+    const meteor = withMeteor ? sc.meteor! : undefined;
+    const score = (o.valMetric === "meteor" ? 0 : bleu4) + (meteor ?? 0);
+    const improved = score > best;
     if (improved) {
-      best = bleu4;
+      best = score;
       sinceBest = 0;
       saveModel(bestDir, {
         config,
         vocab: vocab.toJSON(),
         encoder,
-        training: { step: trainer.step, epoch: trainer.epochProgress, valBleu4: bleu4, valImages: val.length, data: o.data, ...(average ? { ema: average.decay } : {}) },
+        training: { step: trainer.step, epoch: trainer.epochProgress, valBleu4: bleu4, ...(meteor !== undefined ? { valMeteor: meteor, valMetric: o.valMetric } : {}), valImages: val.length, data: o.data, ...(average ? { ema: average.decay } : {}) },
         params: Float32Array.from(average ? average.values : engine.params),
       });
     } else {
       sinceBest++;
     }
-    return { step: trainer.step, epoch: trainer.epochProgress, bleu4, bleu4NoBp: sc.bleu_nobp[3], best, improved, seconds: (performance.now() - started) / 1000 };
+    return { step: trainer.step, epoch: trainer.epochProgress, bleu4, bleu4NoBp: sc.bleu_nobp[3], ...(meteor !== undefined ? { meteor } : {}), score, best, improved, seconds: (performance.now() - started) / 1000 };
   };
 
   let stop: TrainRunResult["stoppedBy"] | null = null;
@@ -347,5 +372,5 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     engine.dispose();
     store.close();
   }
-  return { steps: trainer.step, bestBleu4: best, bestDir, checkpointDir: ckptDir, stoppedBy: stop ?? "epochs" };
+  return { steps: trainer.step, bestScore: best, bestDir, checkpointDir: ckptDir, stoppedBy: stop ?? "epochs" };
 }

@@ -187,7 +187,7 @@ test("sat train --objective self-critical: fine-tunes an --init model on its sam
   const xent = join(work, "xent");
   assert.equal(sat(["train", ...base, "--out", xent, "--max-steps", "20"]).status, 0);
   const sc = join(work, "sc");
-  const scArgs = ["train", ...base, "--out", sc, "--objective", "self-critical", "--samples", "4", "--init", join(xent, "best")];
+  const scArgs = ["train", ...base, "--out", sc, "--objective", "self-critical", "--samples", "4", "--reward", "cider+meteor", "--val-metric", "bleu4+meteor", "--init", join(xent, "best")];
   const r = sat([...scArgs, "--max-steps", "5"]);
   assert.equal(r.status, 0, r.stderr);
   const resumed = sat([...scArgs, "--max-steps", "10", "--resume"]);
@@ -197,8 +197,19 @@ test("sat train --objective self-critical: fine-tunes an --init model on its sam
   // Each step logs the mean CIDEr-D of its samples: 2 images x 4 samples of the shapes task.
   for (const e of steps) assert.ok(e.reward! >= 0 && e.reward! < 10 && e.mode === "soft", JSON.stringify(e));
   assert.ok(new Set(steps.map((e) => e.reward)).size > 5);
-  // Validated at the end of each invocation (step 5, off the grid) and at step 10.
-  assert.deepEqual(readLog(sc).filter((e) => e.type === "validation").map((e) => e.step), [5, 10]);
+  // Validated at the end of each invocation (step 5, off the grid) and at step 10, selecting
+  // by BLEU-4 + METEOR (--val-metric): best/ is the step with the higher sum.
+  const vals = readLog(sc).filter((e) => e.type === "validation") as (LogEntry & { meteor: number; score: number; best: number })[];
+  assert.deepEqual(vals.map((e) => e.step), [5, 10]);
+  for (const v of vals) assert.ok(v.meteor > 0 && Math.abs(v.score - (v.bleu4! + v.meteor)) < 1e-12, JSON.stringify(v));
+  const top = vals.reduce((a, b) => (b.score > a.score ? b : a));
+  assert.equal(vals[1].best, top.score);
+  const bestMeta = loadModel(join(sc, "best")).meta.training;
+  assert.equal(bestMeta.step, top.step);
+  assert.equal(bestMeta.valMetric, "bleu4+meteor");
+  const otherMetric = sat([...scArgs.map((a) => (a === "bleu4+meteor" ? "bleu4" : a)), "--max-steps", "12", "--resume"]);
+  assert.equal(otherMetric.status, 2);
+  assert.match(otherMetric.stderr, /^sat: .*checkpoint: the run selects by --val-metric bleu4\+meteor; resume it with that\n$/);
 
   // Interrupted at step 5 and resumed, it matches the uninterrupted 10 steps.
   const straight = join(work, "sc-straight");

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { ConfigError, type ModelConfig } from "../../model/config.js";
 import type { OptimizerSettings } from "../../model/engine.js";
 import { ModelFileError } from "../../model/model-dir.js";
-import { DEFAULT_TRAIN_OPTIONS, plannedSteps, runTraining, type TrainRunOptions } from "../../train/run.js";
+import { DEFAULT_TRAIN_OPTIONS, plannedSteps, runTraining, VAL_METRIC_LABEL, VAL_METRICS, type TrainRunOptions } from "../../train/run.js";
 import { UserError } from "../errors.js";
 import { WordNetMissingError } from "../../metrics/wordnet.js";
 import { parseChoice, parseFiniteNumber, parseFraction, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
@@ -17,7 +17,7 @@ import { ProgressLine } from "../progress.js";
 type SharedOptions =
   | "data" | "features" | "out" | "vocabSize" | "batchSize" | "epochs" | "maxSteps" | "valEvery" | "valImages"
   | "lengthPenalty" | "patience" | "checkpointEvery" | "lrSchedule" | "lrDecay" | "lrDecayEvery" | "ema" | "seed" | "engine" | "init"
-  | "holdGate" | "gateBias" | "objective" | "samples" | "reward";
+  | "holdGate" | "gateBias" | "objective" | "samples" | "reward" | "valMetric";
 
 interface TrainCliOptions extends Pick<TrainRunOptions, SharedOptions> {
   config?: string;
@@ -38,7 +38,7 @@ export function registerTrainCommand(program: Command): void {
     .description("train an attention captioning model on a dataset with extracted features (sat features)")
     .requiredOption("--data <path>", "dataset: Flickr8k folder, Karpathy/COCO JSON, or JSONL/CSV (train and val splits)")
     .requiredOption("--features <dir>", "feature store made by sat features from the same dataset")
-    .requiredOption("--out <dir>", "run folder: best/ (best model by validation BLEU-4), checkpoint/, log.jsonl")
+    .requiredOption("--out <dir>", "run folder: best/ (best model by --val-metric), checkpoint/, log.jsonl")
     .option("--config <file>", "JSON file of model config fields (hiddenDim, dropout, alphaC, attention, ...)")
     .option("--attention <type>", "soft or hard (overrides --config)", (v) => parseChoice("--attention", v, ["soft", "hard"]))
     .option("--vocab-size <k>", "vocabulary: top-K training words, special tokens included", (v) => parsePositiveInt("--vocab-size", v), d.vocabSize)
@@ -48,10 +48,11 @@ export function registerTrainCommand(program: Command): void {
     .option("--clip <x>", "gradient-norm clipping (0 = off)", (v) => parseNonNegativeNumber("--clip", v), d.optimizer.clipNorm)
     .option("--epochs <n>", "passes over the training captions", (v) => parsePositiveInt("--epochs", v), d.epochs)
     .option("--max-steps <n>", "stop after this many steps in total (0 = no limit)", (v) => parseNonNegativeInt("--max-steps", v), d.maxSteps)
-    .option("--val-every <n>", "validate (beam search + BLEU-4) every n steps and after the last step", (v) => parsePositiveInt("--val-every", v), d.valEvery)
+    .option("--val-every <n>", "validate (beam search, scored by --val-metric) every n steps and after the last step", (v) => parsePositiveInt("--val-every", v), d.valEvery)
     .option("--val-images <n>", "validate on the first n validation images (0 = all)", (v) => parseNonNegativeInt("--val-images", v), d.valImages)
     .option("--beam <n>", "beam width for validation", (v) => parsePositiveInt("--beam", v), d.beamWidth)
     .option("--length-penalty <a>", "validation: rank beams by log p / length^a (0 = plain log p)", (v) => parseNonNegativeNumber("--length-penalty", v), d.lengthPenalty)
+    .option("--val-metric <m>", "what validation selects best/ by: bleu4, meteor or bleu4+meteor (their sum)", (v) => parseChoice("--val-metric", v, VAL_METRICS), d.valMetric)
     .option("--patience <n>", "stop after n validations without improvement (0 = never)", (v) => parseNonNegativeInt("--patience", v), d.patience)
     .option("--checkpoint-every <n>", "write a checkpoint every n steps", (v) => parsePositiveInt("--checkpoint-every", v), d.checkpointEvery)
     .option("--lr-schedule <kind>", "constant, step (x --lr-decay every --lr-decay-every steps) or cosine (to 0 over the run)", (v) => parseChoice("--lr-schedule", v, ["constant", "step", "cosine"]), d.lrSchedule)
@@ -97,6 +98,7 @@ async function runTrainCommand(o: TrainCliOptions): Promise<void> {
   const optimizer: OptimizerSettings = { ...d.optimizer, kind, lr, clipNorm: clip };
   let progress: ProgressLine | null = null;
   let lastVal = "";
+  const label = VAL_METRIC_LABEL[o.valMetric];
   try {
     const res = await runTraining({
       ...shared,
@@ -109,18 +111,19 @@ async function runTrainCommand(o: TrainCliOptions): Promise<void> {
         progress.update(s.step, `epoch ${trainer.epochProgress.toFixed(2)} loss/word ${s.nllPerWord.toFixed(3)}${s.reward !== undefined ? ` reward ${s.reward.toFixed(3)}` : ""} ${(s.captions / (s.ms / 1000)).toFixed(0)} capt/s${lastVal}`);
       },
       onValidation: (v) => {
-        lastVal = ` val BLEU-4 ${(100 * v.bleu4).toFixed(2)} (best ${(100 * v.best).toFixed(2)})`;
-        if (!process.stderr.isTTY && !forceProgress) console.error(`step ${v.step}: validation BLEU-4 ${(100 * v.bleu4).toFixed(2)}${v.improved ? " (best so far, saved)" : ""}`);
+        const scores = `BLEU-4 ${(100 * v.bleu4).toFixed(2)}${v.meteor !== undefined ? ` METEOR ${(100 * v.meteor).toFixed(2)}` : ""}`;
+        lastVal = ` val ${scores} (best ${o.valMetric === "bleu4" ? "" : `${label} `}${(100 * v.best).toFixed(2)})`;
+        if (!process.stderr.isTTY && !forceProgress) console.error(`step ${v.step}: validation ${scores}${v.improved ? " (best so far, saved)" : ""}`);
       },
     });
     (progress as ProgressLine | null)?.done();
-    console.log(`stopped after ${res.steps} steps (${res.stoppedBy}); best validation BLEU-4 ${res.bestBleu4 >= 0 ? (100 * res.bestBleu4).toFixed(2) : "n/a"}`);
+    console.log(`stopped after ${res.steps} steps (${res.stoppedBy}); best validation ${label} ${res.bestScore >= 0 ? (100 * res.bestScore).toFixed(2) : "n/a"}`);
     console.log(`best model: ${res.bestDir}`);
     console.log(`checkpoint: ${res.checkpointDir} (continue with --resume)`);
     if (res.stoppedBy === "signal") process.exitCode = 130;
   } catch (e) {
     if (e instanceof ConfigError || e instanceof ModelFileError) throw new UserError(e.message);
-    if (e instanceof WordNetMissingError) throw new UserError(`--reward ${o.reward}: ${e.message}`);
+    if (e instanceof WordNetMissingError) throw new UserError(`METEOR (--reward or --val-metric): ${e.message}`);
     throw e;
   }
 }
