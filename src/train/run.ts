@@ -290,7 +290,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, average, extra: { bestScore: best, valMetric: o.valMetric, sinceBest, baseLr, objective: runObjective, data: o.data, features: o.features } });
 
   let meteorScorer: Meteor | undefined;
-  const validate = (): ValidationResult => {
+  /** offGrid: the end-of-run validation, which may become best/ but does not count against patience. */
+  const validate = (offGrid: boolean): ValidationResult => {
     const started = performance.now();
     const decode = () => captionStoredImages(engine, vocab, store, val.map((im) => im.id), { beamWidth: o.beamWidth, lengthPenalty: o.lengthPenalty });
     const caps = average ? average.withAveraged(engine.params, decode) : decode();
@@ -317,7 +318,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         training: { step: trainer.step, epoch: trainer.epochProgress, valBleu4: bleu4, ...(meteor !== undefined ? { valMeteor: meteor, valMetric: o.valMetric } : {}), valImages: val.length, data: o.data, ...(average ? { ema: average.decay } : {}) },
         params: Float32Array.from(average ? average.values : engine.params),
       });
-    } else {
+    } else if (!offGrid) {
       sinceBest++;
     }
     return { step: trainer.step, epoch: trainer.epochProgress, bleu4, bleu4NoBp: sc.bleu_nobp[3], ...(meteor !== undefined ? { meteor } : {}), score, best, improved, seconds: (performance.now() - started) / 1000 };
@@ -331,8 +332,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   process.on("SIGTERM", onSignal);
   const startStep = trainer.step;
   /** Validates, logs, redraws the curves; true when patience has run out. */
-  const runValidation = (): boolean => {
-    const v = validate();
+  const runValidation = (offGrid = false): boolean => {
+    const v = validate(offGrid);
     log({ type: "validation", ...v });
     drawCurves();
     o.onValidation?.(v);
@@ -362,9 +363,11 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     }
     // The planned end (epochs or --max-steps) rarely falls on a validation step: validate the
     // final weights too, so the last steps can still become best/. Not on a signal (the user
-    // wants out), nor when this invocation trained nothing (resuming a finished run).
+    // wants out), nor when this invocation trained nothing (resuming a finished run). It does
+    // not count against patience, so that resuming with more --epochs/--max-steps continues
+    // as the longer run would have (unless it became best/, which the longer run never saw).
     const finished = stop === "epochs" || stop === "max-steps";
-    if (finished && val.length > 0 && trainer.step > startStep && trainer.step % o.valEvery !== 0) runValidation();
+    if (finished && val.length > 0 && trainer.step > startStep && trainer.step % o.valEvery !== 0) runValidation(true);
     checkpoint();
   } finally {
     process.off("SIGINT", onSignal);

@@ -230,3 +230,20 @@ test("sat train --objective self-critical: fine-tunes an --init model on its sam
   assert.equal(one.status, 2);
   assert.match(one.stderr, /^sat: --samples 1: self-critical training needs at least 2 captions per image/);
 });
+
+test("sat train: the end-of-run validation off the --val-every grid does not count against patience, so a resumed run stops where the longer run does", async () => {
+  const { work, data, store } = await shapesWithFeatures();
+  // Learning rate 1e-9 keeps the weights: every validation scores the same, and only the first improves.
+  const args = (out: string) => ["train", "--data", data, "--features", store, "--out", join(work, out), "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "5", "--beam", "1", "--lr", "1e-9", "--patience", "2"];
+  const straight = sat([...args("straight"), "--max-steps", "40"]);
+  assert.equal(straight.status, 0, straight.stderr);
+  assert.match(straight.stdout, /stopped after 30 steps \(patience\)/);
+  const first = sat([...args("split"), "--max-steps", "15"]);
+  assert.equal(first.status, 0, first.stderr);
+  const resumed = sat([...args("split"), "--max-steps", "40", "--resume"]);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  // Validated at 10, at 15 (the first invocation's end) and at 20 and 30: counting the one at 15
+  // would have run out of patience at step 20.
+  assert.deepEqual(readLog(join(work, "split")).filter((e) => e.type === "validation").map((e) => e.step), [10, 15, 20, 30]);
+  assert.match(resumed.stdout, /stopped after 30 steps \(patience\)/);
+});

@@ -53,7 +53,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--beam <n>", "beam width for validation", (v) => parsePositiveInt("--beam", v), d.beamWidth)
     .option("--length-penalty <a>", "validation: rank beams by log p / length^a (0 = plain log p)", (v) => parseNonNegativeNumber("--length-penalty", v), d.lengthPenalty)
     .option("--val-metric <m>", "what validation selects best/ by: bleu4, meteor or bleu4+meteor (their sum)", (v) => parseChoice("--val-metric", v, VAL_METRICS), d.valMetric)
-    .option("--patience <n>", "stop after n validations without improvement (0 = never)", (v) => parseNonNegativeInt("--patience", v), d.patience)
+    .option("--patience <n>", "stop after n validations on the --val-every grid without improvement (0 = never)", (v) => parseNonNegativeInt("--patience", v), d.patience)
     .option("--checkpoint-every <n>", "write a checkpoint every n steps", (v) => parsePositiveInt("--checkpoint-every", v), d.checkpointEvery)
     .option("--lr-schedule <kind>", "constant, step (x --lr-decay every --lr-decay-every steps) or cosine (to 0 over the run)", (v) => parseChoice("--lr-schedule", v, ["constant", "step", "cosine"]), d.lrSchedule)
     .option("--lr-decay <x>", "step schedule: factor", (v) => parsePositiveNumber("--lr-decay", v), d.lrDecay)
