@@ -16,6 +16,7 @@ import { Trainer } from "../../src/train/trainer.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
 import { WeightAverage } from "../../src/train/weight-average.js";
 import { shapesCorpus } from "./shapes-corpus.js";
+import { assertResumesExactly } from "./resume-check.js";
 
 const { sf, vocab, corpus } = shapesCorpus({ images: 300, seed: 4, dim: 32 });
 const config: ModelConfig = resolveModelConfig({
@@ -46,26 +47,14 @@ function recordForwardBackward(engine: DecoderEngine): { T: number; computeGrad:
 }
 
 for (const [name, cfg] of [["one baseline", config], ["per-length baselines", perLength], ["warm-started per-length baselines", warmPerLength]] as const) test(`resume from a checkpoint reproduces the uninterrupted loss curve exactly (${name})`, () => {
-  const straight = fresh(cfg);
-  const expected = Array.from({ length: 150 }, () => straight.trainStep().loss);
-  straight.engine.dispose();
-
-  const first = fresh(cfg);
-  for (let i = 0; i < 50; i++) first.trainStep();
-  const dir = join(mkdtempSync(join(tmpdir(), "sat-ckpt-")), "checkpoint");
-  saveCheckpoint(dir, { engine: first.engine, trainer: first, vocab, encoder, extra: { note: "test" } });
-  saveCheckpoint(dir, { engine: first.engine, trainer: first, vocab, encoder }); // overwriting swaps cleanly
-  first.engine.dispose(); // "killed"
-
-  const ckpt = loadCheckpoint(dir);
-  assert.equal(ckpt.trainer.step, 50);
-  const resumed = new Trainer(createEngine(ckpt.model.meta.config, ckpt.model.params), corpus, settings);
-  restoreCheckpoint(ckpt, resumed.engine, resumed);
-  const after = Array.from({ length: 100 }, () => resumed.trainStep().loss);
-  assert.deepEqual(after, expected.slice(50), "losses after resuming differ from the uninterrupted run");
-  // The curve is not flat (the comparison would be vacuous otherwise).
-  assert.ok(new Set(after).size > 90);
-  resumed.engine.dispose();
+  assertResumesExactly({
+    fresh: () => fresh(cfg),
+    fromCheckpoint: (c, params) => new Trainer(createEngine(c, params), corpus, settings),
+    stopAt: 50,
+    total: 150,
+    vocab,
+    encoder,
+  });
 });
 
 test("a checkpoint carries the moving average of the weights: resumed, it ends where the uninterrupted one does", () => {

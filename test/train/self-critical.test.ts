@@ -3,9 +3,6 @@
 // reward it is meant to raise, and a resumed run continues bit for bit.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { START, END } from "../../src/data/vocab.js";
 import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js";
 import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../../src/model/engine.js";
@@ -15,8 +12,8 @@ import { SeededRandom } from "../../src/model/rng.js";
 import { sampleDecode } from "../../src/decode/sample.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { parseReward, SelfCriticalTrainer, withReward } from "../../src/train/self-critical.js";
-import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
 import { shapesCorpus } from "./shapes-corpus.js";
+import { assertResumesExactly } from "./resume-check.js";
 
 const { sf, vocab, corpus } = shapesCorpus({ images: 200, seed: 5, dim: 32 });
 const LD = sf.numLocations * sf.dim;
@@ -115,21 +112,7 @@ test("self-critical steps raise the reward of the model's captions", () => {
 });
 
 test("a self-critical run resumed from a checkpoint continues bit for bit", () => {
-  const straight = scTrainer(start);
-  const expected = Array.from({ length: 30 }, () => straight.trainStep().loss);
-  straight.engine.dispose();
-  const first = scTrainer(start);
-  for (let i = 0; i < 10; i++) first.trainStep();
-  const dir = join(mkdtempSync(join(tmpdir(), "sat-scst-")), "checkpoint");
-  saveCheckpoint(dir, { engine: first.engine, trainer: first, vocab, encoder });
-  first.engine.dispose();
-  const ckpt = loadCheckpoint(dir);
-  const resumed = scTrainer(ckpt.model.params);
-  restoreCheckpoint(ckpt, resumed.engine, resumed);
-  const after = Array.from({ length: 20 }, () => resumed.trainStep().loss);
-  assert.deepEqual(after, expected.slice(10));
-  assert.ok(new Set(after).size > 15);
-  resumed.engine.dispose();
+  assertResumesExactly({ fresh: () => scTrainer(start), fromCheckpoint: (_c, params) => scTrainer(params), stopAt: 10, total: 30, vocab, encoder });
 });
 
 test("equal rewards give no update: the baseline is the other samples' mean", () => {
