@@ -46,7 +46,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--optimizer <name>", "rmsprop (the paper's for Flickr8k) or adam", (v) => parseChoice("--optimizer", v, ["adam", "rmsprop"]), d.optimizer.kind)
     .option("--lr <x>", "learning rate", (v) => parsePositiveNumber("--lr", v), d.optimizer.lr)
     .option("--clip <x>", "gradient-norm clipping (0 = off)", (v) => parseNonNegativeNumber("--clip", v), d.optimizer.clipNorm)
-    .option("--epochs <n>", "passes over the training captions", (v) => parsePositiveInt("--epochs", v), d.epochs)
+    .option("--epochs <n>", "passes over the training captions (self-critical: over the training images)", (v) => parsePositiveInt("--epochs", v), d.epochs)
     .option("--max-steps <n>", "stop after this many steps in total (0 = no limit)", (v) => parseNonNegativeInt("--max-steps", v), d.maxSteps)
     .option("--val-every <n>", "validate (beam search, scored by --val-metric) every n steps and after the last step", (v) => parsePositiveInt("--val-every", v), d.valEvery)
     .option("--val-images <n>", "validate on the first n validation images (0 = all)", (v) => parseNonNegativeInt("--val-images", v), d.valImages)
