@@ -44,17 +44,33 @@ interface Vec {
 export class CiderDScorer {
   private readonly n: number;
   private readonly sigma: number;
-  private readonly interner = new NgramInterner();
-  private readonly refVecs: Vec[][];
-  /** idf of the n-grams interned while counting; later ids (in no reference) get log N. */
-  private readonly idf: Float64Array;
   private readonly logN: number;
-  private scratch: Float64Array;
+  private interner = new NgramInterner();
+  private refVecs: Vec[][] = [];
+  /** idf of the n-grams interned while counting; later ids (in no reference) get log N. */
+  private idf = new Float64Array(0);
+  private scratch = new Float64Array(0);
+  /**
+   * Scoring interns each hypothesis's n-grams, so the tables grow over a long run (self-critical
+   * training scores millions of sampled captions): past this many ids they are rebuilt from the
+   * references alone, which gives the references the same ids and every score the same value.
+   */
+  private readonly internLimit: number;
 
-  constructor(refs: readonly (readonly string[])[], opts: CiderOptions = {}) {
+  constructor(
+    private readonly refs: readonly (readonly string[])[],
+    opts: CiderOptions & { internLimit?: number } = {},
+  ) {
     this.n = opts.n ?? 4;
     this.sigma = opts.sigma ?? 6;
-    const refNg = refs.map((rs) => {
+    this.logN = Math.log(refs.length);
+    this.build();
+    this.internLimit = opts.internLimit ?? Math.max(4 * this.idf.length, 1 << 20);
+  }
+
+  private build(): void {
+    this.interner = new NgramInterner();
+    const refNg = this.refs.map((rs) => {
       if (rs.length === 0) throw new Error("ciderD: an image needs at least one reference");
       return rs.map((r) => this.interner.sentence(splitWhitespace(r), this.n));
     });
@@ -72,12 +88,16 @@ export class CiderDScorer {
         }
       }
     });
-    this.logN = Math.log(refs.length);
     // n-grams absent from every reference have df 0 -> log(max(1, 0)) = 0 -> idf = log(N).
     this.idf = new Float64Array(size);
     for (let id = 0; id < size; id++) this.idf[id] = this.logN - Math.log(Math.max(1, df[id]));
     this.refVecs = refNg.map((rs) => rs.map((ng) => this.toVec(ng)));
     this.scratch = new Float64Array(size);
+  }
+
+  /** Ids handed out so far (references' and scored hypotheses'), for tests. */
+  get internedSize(): number {
+    return this.interner.size;
   }
 
   private toVec(ng: SentenceNgrams): Vec {
@@ -102,6 +122,7 @@ export class CiderDScorer {
   /** CIDEr-D (x10, as coco-caption) of one tokenised hypothesis against image `image`'s references. */
   score(hyp: string, image: number): number {
     const n = this.n;
+    if (this.interner.size > this.internLimit) this.build();
     const vh = this.toVec(this.interner.sentence(splitWhitespace(hyp), n));
     if (this.scratch.length < this.interner.size) this.scratch = new Float64Array(this.interner.size * 2);
     // Reference weights are scattered into an id-indexed scratch array for the dot products.

@@ -71,4 +71,15 @@ test("CiderDScorer: idf fixed by its reference sets, so a caption scores the sam
   assert.ok(batch.every((s) => s > 0));
   // A hypothesis is scored against the image it is given: another image's references score lower.
   assert.ok(scorer.score(hyps[0], 1) < batch[0]);
+
+  // With a small intern limit the tables are rebuilt from the references as unseen n-grams pile
+  // up: they stay bounded and the scores do not change.
+  const small = new CiderDScorer(refs, { internLimit: 200 });
+  let peak = 0;
+  for (let i = 0; i < 100; i++) {
+    small.score(`zebra${i} quokka${i} wombat${i} axolotl${i}`, i % 3);
+    peak = Math.max(peak, small.internedSize);
+    for (const j of [0, 1, 2]) assert.ok(Math.abs(small.score(hyps[j], j) - batch[j]) < 1e-12, `image ${j} after ${i} rebuild checks`);
+  }
+  assert.ok(peak <= 200 + 10 + 4 * 4, `tables grew to ${peak} ids`);
 });
