@@ -88,8 +88,8 @@ export interface TrainRunOptions {
   gateBias?: number;
   /**
    * xent: the paper's objective (cross-entropy; for hard attention the REINFORCE bound).
-   * self-critical: fine-tune a trained model (--init) on the CIDEr-D of its own sampled
-   * captions (src/train/self-critical.ts), a departure from the paper.
+   * self-critical: fine-tune a trained model (--init) on a sentence reward (CIDEr-D, METEOR)
+   * of its own sampled captions (src/train/self-critical.ts), a departure from the paper.
    */
   objective: "xent" | "self-critical";
   /** self-critical: captions sampled per image; a minibatch holds batchSize / samples images. */
@@ -189,6 +189,16 @@ function checkInitSizes(m: LoadedModel, config: ModelConfig, dir: string): void 
 const SAMPLE_MAX_WORDS = 20;
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  if (o.objective === "self-critical") {
+    // Flag errors before the dataset and features load.
+    if (o.samples < 2) throw new UserError(`--samples ${o.samples}: self-critical training needs at least 2 captions per image (each one's baseline is the others' mean reward)`);
+    try {
+      parseReward(o.reward);
+    } catch (e) {
+      throw new UserError(`--reward ${o.reward}: ${(e as Error).message}`);
+    }
+    if (!o.resume && !o.init) throw new UserError("--objective self-critical fine-tunes a trained model: pass --init <model>");
+  }
   const ds = loadDataset(o.data);
   const store = FeatureStore.open(o.features);
   const train = usable(ds, store, "train");
@@ -260,15 +270,6 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   if (ckpt && runObjective !== o.objective) throw new UserError(`${ckptDir}: the run was started with --objective ${runObjective}; resume it with that`);
   const runValMetric = ckpt ? String(ckpt.extra.valMetric ?? "bleu4") : o.valMetric;
   if (ckpt && runValMetric !== o.valMetric) throw new UserError(`${ckptDir}: the run selects by --val-metric ${runValMetric}; resume it with that`);
-  if (o.objective === "self-critical" && o.samples < 2) throw new UserError(`--samples ${o.samples}: self-critical training needs at least 2 captions per image (each one's baseline is the others' mean reward)`);
-  if (o.objective === "self-critical") {
-    try {
-      parseReward(o.reward);
-    } catch (e) {
-      throw new UserError(`--reward ${o.reward}: ${(e as Error).message}`);
-    }
-  }
-  if (o.objective === "self-critical" && !ckpt && !init) throw new UserError("--objective self-critical fine-tunes a trained model: pass --init <model>");
   const optimizer = { ...(ckpt ? ckpt.optimizer : o.optimizer) };
   const trainer: StepTrainer =
     o.objective === "self-critical"
