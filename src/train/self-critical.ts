@@ -2,9 +2,10 @@
  * Self-critical sequence training (Rennie et al., 2017), a departure from the paper for
  * fine-tuning a trained model on the metric itself: for each image of a minibatch, sample k
  * captions from the model (expectation attention, dropout off: the inference policy), score
- * each with a sentence reward (CIDEr-D and/or METEOR against the image's training references), and take a
- * REINFORCE step on −(r_i − b_i) log p(caption_i), where b_i is the mean reward of the image's
- * other k − 1 samples (the "new self-critical" baseline: no greedy decode needed).
+ * each with a sentence reward (CIDEr-D and/or METEOR against the image's training
+ * references), and take a REINFORCE step on −(r_i − b_i) log p(caption_i), where b_i is the
+ * mean reward of the image's other k − 1 samples (the "new self-critical" baseline: no greedy
+ * decode needed).
  *
  * The engine's teacher-forced pass does the gradient: its mask weights each word's
  * cross-entropy, so a mask of (r_i − b_i) on caption i's words gives exactly that gradient.
