@@ -7,6 +7,7 @@
  */
 import type { DecoderEngine } from "../model/engine.js";
 import type { SeededRandom } from "../model/rng.js";
+import { entropy } from "../model/reference.js";
 import type { DecodeSettings } from "./greedy.js";
 
 export interface SampledCaption {
@@ -57,10 +58,7 @@ export function sampleDecode(engine: DecoderEngine, features: Float32Array, numI
       }
       if (w < 0) w = argmax(lp); // u beyond the float sum of p: rounding, take the mode
       cap.logProb += lp[w];
-      const al = r.alpha.subarray(i * L, (i + 1) * L);
-      let h = 0;
-      for (let l = 0; l < L; l++) if (al[l] > 0) h -= al[l] * Math.log(al[l]);
-      entropySum += h;
+      entropySum += entropy(r.alpha.subarray(i * L, (i + 1) * L));
       entropyCount++;
       if (w === s.endId) {
         cap.finished = true;

@@ -619,7 +619,8 @@ export function sampleLocation(alpha: ArrayLike<number>, v: number): number {
   return alpha.length - 1;
 }
 
-function entropy(alpha: ArrayLike<number>): number {
+/** Entropy (nats) of an attention distribution α. */
+export function entropy(alpha: ArrayLike<number>): number {
   let h = 0;
   for (let i = 0; i < alpha.length; i++) if (alpha[i] > 0) h -= alpha[i] * Math.log(alpha[i]);
   return h;

@@ -25,7 +25,7 @@ import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.
 import { renderTrainingCurves, type TrainingCurves } from "../viz/curves.js";
 import { writeFileAtomic } from "../data/feature-store.js";
 import { Trainer, type CaptionCorpus, type StepLog, type StepTrainer } from "./trainer.js";
-import { parseReward, SelfCriticalTrainer, withReward } from "./self-critical.js";
+import { parseReward, SelfCriticalTrainer, withReward, type RewardTerm } from "./self-critical.js";
 import { WeightAverage } from "./weight-average.js";
 
 export type ValMetric = "bleu4" | "meteor" | "bleu4+meteor";
@@ -189,11 +189,12 @@ function checkInitSizes(m: LoadedModel, config: ModelConfig, dir: string): void 
 const SAMPLE_MAX_WORDS = 20;
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  let rewardTerms: RewardTerm[] = [];
   if (o.objective === "self-critical") {
     // Flag errors before the dataset and features load.
     if (o.samples < 2) throw new UserError(`--samples ${o.samples}: self-critical training needs at least 2 captions per image (each one's baseline is the others' mean reward)`);
     try {
-      parseReward(o.reward);
+      rewardTerms = parseReward(o.reward);
     } catch (e) {
       throw new UserError(`--reward ${o.reward}: ${(e as Error).message}`);
     }
@@ -273,7 +274,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const optimizer = { ...(ckpt ? ckpt.optimizer : o.optimizer) };
   const trainer: StepTrainer =
     o.objective === "self-critical"
-      ? new SelfCriticalTrainer(engine, withReward(corpus, parseReward(o.reward), vocab.words, END), { imagesPerBatch: Math.max(1, Math.floor(o.batchSize / o.samples)), samples: o.samples, maxLength: SAMPLE_MAX_WORDS, seed: o.seed, optimizer, startId: START, endId: END })
+      ? new SelfCriticalTrainer(engine, withReward(corpus, rewardTerms, vocab.words, END), { imagesPerBatch: Math.max(1, Math.floor(o.batchSize / o.samples)), samples: o.samples, maxLength: SAMPLE_MAX_WORDS, seed: o.seed, optimizer, startId: START, endId: END })
       : new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer, startId: START, endId: END, holdGateSteps: o.holdGate });
   // The schedule scales the base rate; the trainer's copy holds the current step's rate.
   const baseLr = ckpt ? Number(ckpt.extra.baseLr ?? ckpt.optimizer.lr) : o.optimizer.lr;

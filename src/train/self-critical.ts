@@ -16,7 +16,7 @@ import { hash32, SeededRandom } from "../model/rng.js";
 import { sampleDecode } from "../decode/sample.js";
 import { CiderDScorer } from "../metrics/cider.js";
 import { Meteor, meteorScore } from "../metrics/meteor.js";
-import type { CaptionCorpus, StepLog } from "./trainer.js";
+import { teacherForcingRows, type CaptionCorpus, type StepLog } from "./trainer.js";
 
 export interface SelfCriticalSettings {
   /** Images per minibatch; the minibatch holds imagesPerBatch × samples captions. */
@@ -165,21 +165,8 @@ export class SelfCriticalTrainer {
     }
 
     // Teacher-forced pass over the sampled captions, each word's loss weighted by its caption's advantage.
-    let T = 1;
-    for (const c of sampled.captions) T = Math.max(T, c.tokens.length + (c.finished ? 1 : 0));
-    const inputs = new Int32Array(N * T);
-    const targets = new Int32Array(N * T);
-    const mask = new Float32Array(N * T);
-    sampled.captions.forEach((c, r) => {
-      const len = c.tokens.length + (c.finished ? 1 : 0);
-      inputs[r * T] = this.settings.startId;
-      for (let t = 0; t < len; t++) {
-        const w = t < c.tokens.length ? c.tokens[t] : this.settings.endId;
-        targets[r * T + t] = w;
-        if (t + 1 < T) inputs[r * T + t + 1] = w;
-        mask[r * T + t] = advantage[r];
-      }
-    });
+    const { T, inputs, targets, mask, lengths } = teacherForcingRows(sampled.captions, this.settings.startId, this.settings.endId);
+    for (let r = 0; r < N; r++) for (let t = 0; t < T; t++) mask[r * T + t] *= advantage[r];
     if (this.rowFeatures.length < N * LD) this.rowFeatures = new Float32Array(N * LD);
     const rowFeatures = this.rowFeatures.subarray(0, N * LD);
     for (let r = 0; r < N; r++) rowFeatures.set(features.subarray(rowImage[r] * LD, (rowImage[r] + 1) * LD), r * LD);
@@ -190,12 +177,8 @@ export class SelfCriticalTrainer {
     if (!Number.isFinite(res.loss)) throw new Error(`training diverged at step ${this.step}: loss is ${res.loss}`);
     const gradNorm = this.engine.optimizerStep(this.settings.optimizer, this.step);
 
-    let words = 0;
-    let logProb = 0;
-    for (const c of sampled.captions) {
-      words += c.tokens.length + (c.finished ? 1 : 0);
-      logProb += c.logProb;
-    }
+    const words = lengths.reduce((s, n) => s + n, 0);
+    const logProb = sampled.captions.reduce((s, c) => s + c.logProb, 0);
     const meanReward = rewards.reduce((s, x) => s + x, 0) / N;
     return {
       step: this.step,

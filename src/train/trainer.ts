@@ -75,6 +75,30 @@ export interface TrainerState {
   modeRng: { state: number; spare: number | null };
 }
 
+/**
+ * Teacher-forcing rows for captions of any lengths: inputs <start> w_1 .. w_{T-1}, targets
+ * w_1 .. (then <end> when the caption finished), T the longest row, mask 1 on each row's
+ * targets and 0 on its padding. lengths[r] = row r's number of targets.
+ */
+export function teacherForcingRows(captions: readonly { tokens: ArrayLike<number>; finished: boolean }[], startId: number, endId: number) {
+  const lengths = captions.map((c) => c.tokens.length + (c.finished ? 1 : 0));
+  const T = Math.max(1, ...lengths);
+  const B = captions.length;
+  const inputs = new Int32Array(B * T);
+  const targets = new Int32Array(B * T);
+  const mask = new Float32Array(B * T);
+  captions.forEach((c, r) => {
+    inputs[r * T] = startId;
+    for (let t = 0; t < lengths[r]; t++) {
+      const w = t < c.tokens.length ? c.tokens[t] : endId;
+      targets[r * T + t] = w;
+      if (t + 1 < T) inputs[r * T + t + 1] = w;
+      mask[r * T + t] = 1;
+    }
+  });
+  return { T, inputs, targets, mask, lengths };
+}
+
 /** Mean of a minibatch's per-caption log p (what the REINFORCE baseline tracks). */
 function meanOf(logProb: ArrayLike<number>): number {
   let mean = 0;
@@ -122,24 +146,13 @@ export class Trainer {
   /** Assembles a teacher-forcing batch for the given caption indices (all of one length). */
   makeBatch(captions: number[]): TrainBatch {
     const B = captions.length;
-    const T = this.corpus.captionTokens[captions[0]].length + 1;
     const LD = this.L * this.D;
     if (this.features.length < B * LD) this.features = new Float32Array(B * LD);
     const features = this.features.subarray(0, B * LD);
-    const inputs = new Int32Array(B * T);
-    const targets = new Int32Array(B * T);
-    const mask = new Float32Array(B * T).fill(1);
-    captions.forEach((ci, b) => {
-      this.corpus.readFeatures(this.corpus.captionImage[ci], features, b * LD);
-      const words = this.corpus.captionTokens[ci];
-      if (words.length + 1 !== T) throw new Error("makeBatch: captions of one minibatch must share a length");
-      inputs[b * T] = this.settings.startId;
-      for (let t = 0; t < words.length; t++) {
-        inputs[b * T + t + 1] = words[t];
-        targets[b * T + t] = words[t];
-      }
-      targets[b * T + T - 1] = this.settings.endId;
-    });
+    const words = captions.map((ci) => this.corpus.captionTokens[ci]);
+    if (words.some((w) => w.length !== words[0].length)) throw new Error("makeBatch: captions of one minibatch must share a length");
+    captions.forEach((ci, b) => this.corpus.readFeatures(this.corpus.captionImage[ci], features, b * LD));
+    const { T, inputs, targets, mask } = teacherForcingRows(words.map((tokens) => ({ tokens, finished: true })), this.settings.startId, this.settings.endId);
     return { B, T, features, inputs, targets, mask };
   }
 

@@ -64,7 +64,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--init <model>", "start from this model's weights and vocabulary (same sizes and encoder), e.g. hard attention from a soft model; ignored with --resume")
     .option("--hold-gate <steps>", "hard attention from scratch: the gate β's parameters get no update for the first n steps, so the decoder cannot close it while attention is still uniform", (v) => parseNonNegativeInt("--hold-gate", v), d.holdGate)
     .option("--gate-bias <b>", "set the gate β's bias of the starting weights (random or --init) to b, e.g. 3 (β ≈ 0.95) with --hold-gate; ignored with --resume", (v) => parseFiniteNumber("--gate-bias", v))
-    .option("--objective <kind>", "xent (the paper's; hard attention adds its REINFORCE terms) or self-critical (fine-tune an --init model on the CIDEr-D of its own sampled captions; not in the paper)", (v) => parseChoice("--objective", v, ["xent", "self-critical"]), d.objective)
+    .option("--objective <kind>", "xent (the paper's; hard attention adds its REINFORCE terms) or self-critical (fine-tune an --init model on a --reward of its own sampled captions; not in the paper)", (v) => parseChoice("--objective", v, ["xent", "self-critical"]), d.objective)
     .option("--samples <k>", "self-critical: captions sampled per image (≥ 2); a minibatch holds --batch-size / k images", (v) => parsePositiveInt("--samples", v), d.samples)
     .option("--reward <spec>", "self-critical: sentence reward, cider (CIDEr-D), meteor, or a weighted sum such as cider+2*meteor", d.reward)
     .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
