@@ -272,9 +272,13 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const runValMetric = ckpt ? String(ckpt.extra.valMetric ?? "bleu4") : o.valMetric;
   if (ckpt && runValMetric !== o.valMetric) throw new UserError(`${ckptDir}: the run selects by --val-metric ${runValMetric}; resume it with that`);
   const optimizer = { ...(ckpt ? ckpt.optimizer : o.optimizer) };
+  // One METEOR scorer per run, made when first needed (a METEOR reward or validation metric):
+  // it loads WordNet.
+  let meteorScorer: Meteor | undefined;
+  const sharedMeteor = (): Meteor => (meteorScorer ??= new Meteor());
   const trainer: StepTrainer =
     o.objective === "self-critical"
-      ? new SelfCriticalTrainer(engine, withReward(corpus, rewardTerms, vocab.words, END), { imagesPerBatch: Math.max(1, Math.floor(o.batchSize / o.samples)), samples: o.samples, maxLength: SAMPLE_MAX_WORDS, seed: o.seed, optimizer, startId: START, endId: END })
+      ? new SelfCriticalTrainer(engine, withReward(corpus, rewardTerms, vocab.words, END, sharedMeteor), { imagesPerBatch: Math.max(1, Math.floor(o.batchSize / o.samples)), samples: o.samples, maxLength: SAMPLE_MAX_WORDS, seed: o.seed, optimizer, startId: START, endId: END })
       : new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer, startId: START, endId: END, holdGateSteps: o.holdGate });
   // The schedule scales the base rate; the trainer's copy holds the current step's rate.
   const baseLr = ckpt ? Number(ckpt.extra.baseLr ?? ckpt.optimizer.lr) : o.optimizer.lr;
@@ -291,7 +295,6 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const checkpoint = () =>
     saveCheckpoint(ckptDir, { engine, trainer, vocab, encoder, average, extra: { bestScore: best, valMetric: o.valMetric, sinceBest, baseLr, objective: runObjective, data: o.data, features: o.features } });
 
-  let meteorScorer: Meteor | undefined;
   /** offGrid: the end-of-run validation, which may become best/ but does not count against patience. */
   const validate = (offGrid: boolean): ValidationResult => {
     const started = performance.now();
@@ -304,8 +307,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       refs[im.id] = im.captions;
     }
     const withMeteor = o.valMetric !== "bleu4";
-    if (withMeteor) meteorScorer ??= new Meteor(); // loads WordNet once per run
-    const sc = scoreCaptions(refs, hyps, { meteor: withMeteor, meteorScorer });
+    const sc = scoreCaptions(refs, hyps, { meteor: withMeteor, meteorScorer: withMeteor ? sharedMeteor() : undefined });
     const bleu4 = sc.bleu[3];
     const meteor = withMeteor ? sc.meteor! : undefined;
     const score = (o.valMetric === "meteor" ? 0 : bleu4) + (meteor ?? 0);

@@ -64,7 +64,14 @@ export function parseReward(spec: string): RewardTerm[] {
  * mid-phrase ("a dog runs in the") misses the n-grams that end a reference; its idf comes from
  * all of the corpus's images, not from the minibatch. METEOR compares the words.
  */
-export function withReward(corpus: CaptionCorpus, terms: readonly RewardTerm[], words: readonly string[], endId: number): SelfCriticalCorpus {
+export function withReward(
+  corpus: CaptionCorpus,
+  terms: readonly RewardTerm[],
+  words: readonly string[],
+  endId: number,
+  /** The METEOR scorer to use (a run shares one with its validation: WordNet loads once). */
+  meteor: () => Meteor = () => new Meteor(),
+): SelfCriticalCorpus {
   const byImage: Int32Array[][] = Array.from({ length: corpus.numImages }, () => []);
   corpus.captionTokens.forEach((t, ci) => byImage[corpus.captionImage[ci]].push(t));
   const text = (ids: ArrayLike<number>) => Array.from(ids, (id) => words[id]).join(" ");
@@ -73,9 +80,9 @@ export function withReward(corpus: CaptionCorpus, terms: readonly RewardTerm[], 
       const cider = new CiderDScorer(byImage.map((caps) => caps.map((t) => `${Array.from(t).join(" ")} ${endId}`)));
       return (image: number, tokens: readonly number[], finished: boolean) => weight * cider.score(finished ? `${tokens.join(" ")} ${endId}` : tokens.join(" "), image);
     }
-    const meteor = new Meteor();
+    const scorer = meteor();
     const refs = byImage.map((caps) => caps.map(text));
-    return (image: number, tokens: readonly number[]) => weight * meteorScore(meteor.imageStats(text(tokens), refs[image])).score;
+    return (image: number, tokens: readonly number[]) => weight * meteorScore(scorer.imageStats(text(tokens), refs[image])).score;
   });
   return {
     numImages: corpus.numImages,
