@@ -16,7 +16,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 
 export type Split = "train" | "val" | "test" | "none";
 export const SPLITS: readonly Split[] = ["train", "val", "test", "none"];

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Worker } from "node:worker_threads";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import type { Encoder, EncoderIdentity } from "../encoder/encoder.js";
 import type { EncoderSpec } from "../encoder/spec.js";
 import { encoderWorkerEnv, startWorkerModule } from "../encoder/workers.js";
@@ -17,15 +17,14 @@ import {
   checkLittleEndian,
   completedShard,
   manifestFromShards,
-  removeStaleTemps,
   shardCount,
   STORE_FORMAT,
   STORE_VERSION,
-  writeFileAtomic,
   type FailedImage,
   type ShardIndex,
   type StorePlan,
 } from "./feature-store.js";
+import { removeStaleTemps, writeFileAtomic } from "../util/fs.js";
 import { encodeShard, type ExtractImage } from "./shard-writer.js";
 
 export type { ExtractImage } from "./shard-writer.js";

@@ -14,10 +14,10 @@
  * rest. Nothing time- or machine-dependent is stored, so an interrupted-and-resumed run ends
  * with the same bytes as an uninterrupted one.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { join, resolve } from "node:path";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import type { EncoderIdentity } from "../encoder/encoder.js";
 import { HALF_TO_FLOAT } from "./float16.js";
 
@@ -87,32 +87,6 @@ function readJsonFile<T>(path: string): T {
   }
 }
 
-/** Writes a file under a temporary name, flushes it to disk and renames it into place. */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  try {
-    const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
-/** Removes temporary files a killed run left behind. */
-export function removeStaleTemps(dir: string): number {
-  let n = 0;
-  for (const name of readdirSync(dir)) {
-    if (/\.tmp-\d+$/.test(name)) {
-      unlinkSync(join(dir, name));
-      n++;
-    }
-  }
-  return n;
-}
 
 /** The index of shard k if that shard is complete on disk (index present, data the right size). */
 export function completedShard(dir: string, plan: StorePlan, k: number): ShardIndex | null {

@@ -4,7 +4,8 @@
  */
 import { join } from "node:path";
 import type { Encoder } from "../encoder/encoder.js";
-import { shardName, writeFileAtomic, type FailedImage, type ShardIndex } from "./feature-store.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { shardName, type FailedImage, type ShardIndex } from "./feature-store.js";
 import { encodeHalf } from "./float16.js";
 import { ImageError, loadImage } from "./images.js";
 

@@ -4,7 +4,7 @@
  * depend on caption order). Saved with the model as JSON.
  */
 import { readFileSync } from "node:fs";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { tokenize } from "./tokenize.js";
 
 export const PAD = 0;

@@ -3,7 +3,7 @@
  * was trained with) that turns photos, or precomputed annotation vectors, into ranked
  * captions with per-word attention. `sat caption`, `sat serve` and library users share it.
  */
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import type { Vocabulary } from "../data/vocab.js";
 import { loadImage, prepareImage, ImageError } from "../data/images.js";
 import type { Encoder } from "../encoder/encoder.js";

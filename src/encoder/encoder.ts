@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { preprocessFor, type PreprocessOptions } from "../data/images.js";
 import { tf, tfReady } from "./backend.js";
 import { IdentifiedEncoder } from "./identified.js";

@@ -11,7 +11,7 @@
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { preprocessFor } from "../data/images.js";
 import { IDENTITY_NORMALISATION, normaliseInto, type Encoder, type EncoderIdentity, type Normalisation } from "./encoder.js";
 import { IdentifiedEncoder } from "./identified.js";

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { tf, tfReady } from "./backend.js";
 import { loadTfjsEncoder, normaliseInto, type Encoder, type Normalisation } from "./encoder.js";
 import { artifactsHandler, readModelArtifacts } from "./io.js";

@@ -2,7 +2,7 @@
  * A serialisable description of an encoder, so the same encoder can be rebuilt elsewhere
  * (in each feature-extraction worker thread, or from a saved model's metadata).
  */
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import type { FeatureOptions } from "../data/synthetic/features.js";
 import { loadTfjsEncoder, type Encoder, type Normalisation } from "./encoder.js";
 import { loadResNet50Encoder, RESNET50_LAYER } from "./resnet.js";

@@ -23,7 +23,7 @@ import {
   type ModelFile,
 } from "./model-format.js";
 import { Vocabulary, type VocabularyJSON } from "../data/vocab.js";
-import { writeFileAtomic } from "../data/feature-store.js";
+import { writeFileAtomic } from "../util/fs.js";
 
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError, type ModelEncoderInfo, type ModelFile };
 

@@ -10,7 +10,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import sharp from "sharp";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { Captioner } from "../decode/captioner.js";
 import { ImageError, prepareImage } from "../data/images.js";
 import type { Encoder } from "../encoder/encoder.js";

@@ -14,7 +14,7 @@
  */
 import { encoderWorkerEnv, startWorkerModule } from "../encoder/workers.js";
 import type { Worker } from "node:worker_threads";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { onnxRuntimeStatus } from "../encoder/onnx.js";
 import type { EngineChoice } from "../model/engine-factory.js";
 import { loadNativeAddon } from "../native/engine.js";

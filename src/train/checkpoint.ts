@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Vocabulary } from "../data/vocab.js";
-import { writeFileAtomic } from "../data/feature-store.js";
+import { writeFileAtomic } from "../util/fs.js";
 import type { DecoderEngine, OptimizerSettings } from "../model/engine.js";
 import { loadModel, readFloatFile, saveModel, writeFloatFile, ModelFileError, type LoadedModel, type ModelEncoderInfo } from "../model/model-dir.js";
 import type { StepTrainer, TrainerState } from "./trainer.js";

@@ -9,7 +9,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadDataset, type CaptionDataset, type ImageEntry } from "../data/datasets.js";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { FeatureStore } from "../data/feature-store.js";
 import { Vocabulary, START, END } from "../data/vocab.js";
 import { captionStoredImages } from "../decode/split.js";
@@ -23,7 +23,7 @@ import { scoreCaptions } from "../metrics/index.js";
 import { Meteor } from "../metrics/meteor.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { renderTrainingCurves, type TrainingCurves } from "../viz/curves.js";
-import { writeFileAtomic } from "../data/feature-store.js";
+import { writeFileAtomic } from "../util/fs.js";
 import { Trainer, type CaptionCorpus, type StepLog, type StepTrainer } from "./trainer.js";
 import { parseReward, SelfCriticalTrainer, withReward, type RewardTerm } from "./self-critical.js";
 import { WeightAverage } from "./weight-average.js";

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/errors.js";
 import { imagesOf, loadDataset, loadDatasets, readCoco, readFlickr8k, readKarpathy, splitCounts } from "../../src/data/datasets.js";
 import { lengthStatsBySplit } from "../../src/data/buckets.js";
 import { Vocabulary } from "../../src/data/vocab.js";

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/errors.js";
 import { loadDataset } from "../../src/data/datasets.js";
 import { extractFeatures } from "../../src/data/extract.js";
 import { FeatureStore } from "../../src/data/feature-store.js";

@@ -1,7 +1,7 @@
 // Tokeniser, vocabulary and length buckets.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/errors.js";
 import { BucketBatchSampler, lengthBuckets, lengthStats } from "../../src/data/buckets.js";
 import { tokenize } from "../../src/data/tokenize.js";
 import { END, UNK, Vocabulary } from "../../src/data/vocab.js";

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/errors.js";
 import { loadTfjsEncoder } from "../../src/encoder/encoder.js";
 import { buildTinyModel, GRAPH_KERNEL, writeTinyGraphModel } from "./tiny-model.js";
 

@@ -8,7 +8,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Worker } from "node:worker_threads";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/errors.js";
 import { loadImage } from "../../src/data/images.js";
 import { tf, tfReady } from "../../src/encoder/backend.js";
 import { identityDigest, loadTfjsEncoder } from "../../src/encoder/encoder.js";
