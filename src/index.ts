@@ -16,8 +16,8 @@ export { DEFAULT_OPTIMIZER } from "./model/engine.js";
 export { initParams } from "./model/init.js";
 export { paramLayout, PARAM_NAMES } from "./model/layout.js";
 export { ReferenceEngine } from "./model/reference.js";
-export { createEngine } from "./model/engine-factory.js";
-export type { EngineChoice } from "./model/engine-factory.js";
+export { createEngine } from "./engine/select.js";
+export type { EngineChoice } from "./engine/select.js";
 export { saveModel, loadModel as loadModelFiles, ModelFileError } from "./model/model-dir.js";
 export { trainingStepFlops } from "./model/flops.js";
 

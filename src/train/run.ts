@@ -15,7 +15,7 @@ import { Vocabulary, START, END } from "../data/vocab.js";
 import { captionStoredImages } from "../decode/split.js";
 import { resolveModelConfig, type ModelConfig } from "../model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerSettings } from "../model/engine.js";
-import { createEngine, type EngineChoice } from "../model/engine-factory.js";
+import { createEngine, type EngineChoice } from "../engine/select.js";
 import { initParams } from "../model/init.js";
 import { paramLayout, view } from "../model/layout.js";
 import { loadModel, saveModel, type LoadedModel, type ModelEncoderInfo } from "../model/model-dir.js";

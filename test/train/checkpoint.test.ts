@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { START, END } from "../../src/data/vocab.js";
 import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js";
 import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../../src/model/engine.js";
-import { createEngine } from "../../src/model/engine-factory.js";
+import { createEngine } from "../../src/engine/select.js";
 import { initParams } from "../../src/model/init.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
