@@ -1,5 +1,49 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { importX, createNodeResolver } from "eslint-plugin-import-x";
+
+/**
+ * The floors of src/, top to bottom (docs/architecture.md draws them). A module imports from
+ * its own folder and from floors below it, never from a floor above: nothing imports cli/,
+ * the engines know nothing of training or decoding, and util/ and errors.ts know nothing else.
+ */
+const FLOORS = [
+  ["src/cli"],
+  ["src/index.ts"],
+  ["src/serve"],
+  ["src/train"],
+  ["src/decode"],
+  ["src/engine"],
+  ["src/native"],
+  ["src/model", "src/data", "src/encoder"],
+  ["src/metrics", "src/viz"],
+  ["src/util", "src/errors.ts"],
+];
+
+/**
+ * Imports between folders of one floor, each allowed file named (paths relative to the folder
+ * imported from); any other import across a floor is an error. Two of these make folder loops
+ * that only moving files out of data/ can undo: data/ <-> model/ (data's samplers use model's
+ * rng.ts, a model file carries data's vocabulary) and data/ <-> encoder/ (the encoders
+ * preprocess with data's images.ts and render data's synthetic scenes; data's extraction
+ * pipeline runs an encoder).
+ */
+const SIDEWAYS = {
+  "src/model": { "src/data": ["./vocab.ts"], "src/encoder": ["./encoder.ts", "./spec.ts"] },
+  "src/data": { "src/model": ["./rng.ts"], "src/encoder": ["./encoder.ts", "./spec.ts", "./workers.ts"] },
+  "src/encoder": { "src/data": ["./images.ts", "./synthetic"] },
+};
+
+const floorZones = FLOORS.flatMap((floor, level) => {
+  const above = FLOORS.slice(0, level).flat();
+  const up = level === 0 ? [] : floor.map((target) => ({ target, from: above, message: `${target} sits below ${above.join(", ")} (eslint.config.js FLOORS)` }));
+  const across = floor.flatMap((target) =>
+    floor
+      .filter((from) => from !== target)
+      .map((from) => ({ target, from, except: SIDEWAYS[target]?.[from] ?? [], message: `${target} and ${from} share a floor; only the files in eslint.config.js SIDEWAYS cross it` })),
+  );
+  return [...up, ...across];
+});
 
 export default tseslint.config(
   { ignores: ["dist/**", "build/**", "node_modules/**", "**/*.d.ts", "web/vendor/**"] },
@@ -9,6 +53,23 @@ export default tseslint.config(
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", Buffer: "readonly" } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    // The floors rule needs every relative import resolved (ESM imports name ./x.js for x.ts):
+    // an import the resolver misses would pass it unchecked, so no-unresolved guards it.
+    files: ["src/**/*.ts"],
+    plugins: { "import-x": importX },
+    settings: {
+      "import-x/resolver-next": [createNodeResolver({ extensionAlias: { ".js": [".ts", ".js"] } })],
+      // no-cycle reads the imported modules too, so it needs to know they are TypeScript.
+      "import-x/extensions": [".ts", ".js"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+    },
+    rules: {
+      "import-x/no-restricted-paths": ["error", { zones: floorZones }],
+      "import-x/no-cycle": "error",
+      "import-x/no-unresolved": ["error", { ignore: ["^[^.]"] }],
     },
   },
   {

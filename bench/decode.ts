@@ -11,7 +11,7 @@
 import { resolveModelConfig } from "../src/model/config.js";
 import { paramLayout } from "../src/model/layout.js";
 import { SeededRandom } from "../src/model/rng.js";
-import { createEngine } from "../src/model/engine-factory.js";
+import { createEngine } from "../src/engine/select.js";
 import { beamSearch } from "../src/decode/beam.js";
 import { onnxRuntimeStatus } from "../src/encoder/onnx.js";
 import { loadResNet50Encoder, type BackendEncoder } from "../src/encoder/resnet.js";

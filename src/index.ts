@@ -1,6 +1,8 @@
 /**
  * show-attend-tell as a library. The command line (`sat`) is built on exactly these pieces.
  */
+// Errors a caller's input can cause (each names the file or flag and the field).
+export { UserError, DatasetError, FeatureStoreError, OptionError } from "./errors.js";
 // Captioning: load a model directory, caption photos or annotation vectors.
 export { loadModel, Captioner } from "./decode/captioner.js";
 export type { CaptionOptions, CaptionCandidate, ImageCaptions, ImageFailure, WordAttention } from "./decode/captioner.js";
@@ -16,12 +18,20 @@ export { DEFAULT_OPTIMIZER } from "./model/engine.js";
 export { initParams } from "./model/init.js";
 export { paramLayout, PARAM_NAMES } from "./model/layout.js";
 export { ReferenceEngine } from "./model/reference.js";
-export { createEngine } from "./model/engine-factory.js";
-export type { EngineChoice } from "./model/engine-factory.js";
+export { createEngine } from "./engine/select.js";
+export type { EngineChoice } from "./engine/select.js";
 export { saveModel, loadModel as loadModelFiles, ModelFileError } from "./model/model-dir.js";
 export { trainingStepFlops } from "./model/flops.js";
 
-// Training.
+// Training: a whole run (`sat train`), its checkpoints, and the trainers it drives.
+export { runTraining } from "./train/run.js";
+export { DEFAULT_TRAIN_OPTIONS, VAL_METRICS, VAL_METRIC_LABEL, plannedSteps, scheduledLr } from "./train/options.js";
+export type { TrainRunOptions, TrainRunResult, ValMetric } from "./train/options.js";
+export type { ValidationResult } from "./train/validation.js";
+export type { RunIdentity } from "./train/identity.js";
+export { loadCheckpoint, saveCheckpoint } from "./train/checkpoint.js";
+export type { Checkpoint, RunRecord } from "./train/checkpoint.js";
+export { SelfCriticalTrainer } from "./train/self-critical.js";
 export { Trainer } from "./train/trainer.js";
 export type { CaptionCorpus, StepLog, TrainerSettings } from "./train/trainer.js";
 export { runSyntheticTask, DEFAULT_SYNTHETIC_TASK } from "./train/synthetic-task.js";
@@ -42,6 +52,7 @@ export * as synthetic from "./data/synthetic/index.js";
 
 // Metrics and figures.
 export { scoreCaptions, bleu, ciderD, rougeL, Meteor, tokenizeCaption } from "./metrics/index.js";
+export { WordNetMissingError } from "./metrics/wordnet.js";
 export { renderAttentionFigure, renderSingleMap, attentionHeatmap } from "./viz/index.js";
 
 // Serving: `sat serve` as a library call.

@@ -8,7 +8,7 @@ import type { Vocabulary } from "../data/vocab.js";
 import { loadImage, prepareImage, ImageError } from "../data/images.js";
 import type { Encoder } from "../encoder/encoder.js";
 import { loadEncoder } from "../encoder/spec.js";
-import { createEngine, type EngineChoice } from "../model/engine-factory.js";
+import { createEngine, type EngineChoice } from "../engine/select.js";
 import type { DecoderEngine } from "../model/engine.js";
 import { loadModel as loadModelDir, type ModelFile } from "../model/model-dir.js";
 import { captionFeaturesWith, type CaptionCandidate, type CaptionOptions } from "./describe.js";

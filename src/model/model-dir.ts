@@ -4,7 +4,8 @@
  * with the web page's in-browser mode. This module reads and writes them on disk.
  *
  * Files are written to a temporary name and renamed, weights first, so a crash never leaves
- * a model.json that points at half-written weights.
+ * a model.json that points at half-written weights. A folder that is replaced as a whole
+ * (a run's best/) goes through replaceDir, and loading reads its previous copy mid-swap.
  */
 import { mkdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -23,7 +24,7 @@ import {
   type ModelFile,
 } from "./model-format.js";
 import { Vocabulary, type VocabularyJSON } from "../data/vocab.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { readableDir, writeFileAtomic } from "../util/fs.js";
 
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError, type ModelEncoderInfo, type ModelFile };
 
@@ -72,7 +73,8 @@ export function saveModel(
   writeFileAtomic(join(dir, "model.json"), JSON.stringify(meta, null, 2) + "\n");
 }
 
-export function loadModel(dir: string): LoadedModel {
+export function loadModel(modelDir: string): LoadedModel {
+  const dir = readableDir(modelDir);
   const metaPath = join(dir, "model.json");
   if (!existsSync(metaPath)) throw new ModelFileError(`${metaPath}: not found (is ${dir} a model directory?)`);
   let json: unknown;

@@ -4,7 +4,7 @@
  * `graceMs`, then fails what is left (503 shutting_down) and stops the workers.
  */
 import type { FastifyInstance } from "fastify";
-import type { EngineChoice } from "../model/engine-factory.js";
+import type { EngineChoice } from "../engine/select.js";
 import { CaptionPool, type PoolOptions } from "./pool.js";
 import { buildServer, type ServerLimits } from "./server.js";
 

@@ -16,7 +16,7 @@ import { encoderWorkerEnv, startWorkerModule } from "../encoder/workers.js";
 import type { Worker } from "node:worker_threads";
 import { UserError } from "../errors.js";
 import { onnxRuntimeStatus } from "../encoder/onnx.js";
-import type { EngineChoice } from "../model/engine-factory.js";
+import type { EngineChoice } from "../engine/select.js";
 import { loadNativeAddon } from "../native/engine.js";
 import { ApiError, imageFailure } from "./errors.js";
 import type { CaptionJobOptions, CaptionResult, FromWorker, ToWorker, WorkerInfo } from "./protocol.js";

@@ -6,7 +6,7 @@
  *   worker -> main: ready | init-error (once), then result | failure per caption job
  */
 import type { CaptionCandidate } from "../decode/captioner.js";
-import type { EngineChoice } from "../model/engine-factory.js";
+import type { EngineChoice } from "../engine/select.js";
 import type { ModelFile } from "../model/model-dir.js";
 
 export interface InitMessage {

@@ -16,6 +16,8 @@ import { hash32, SeededRandom } from "../model/rng.js";
 import { sampleDecode } from "../decode/sample.js";
 import { CiderDScorer } from "../metrics/cider.js";
 import { Meteor, meteorScore } from "../metrics/meteor.js";
+import { START, END } from "../data/vocab.js";
+import { UserError } from "../errors.js";
 import { teacherForcingRows, type CaptionCorpus, type StepLog } from "./trainer.js";
 
 export interface SelfCriticalSettings {
@@ -95,6 +97,28 @@ export function withReward(
   };
 }
 
+/** The run options self-critical training reads. */
+export interface SelfCriticalRunOptions {
+  batchSize: number;
+  samples: number;
+  /** The sentence reward, e.g. "cider+meteor" (parseReward). */
+  reward: string;
+  seed: number;
+}
+
+/** Sampled captions are cut at this many words, beam search's default. */
+const SAMPLE_MAX_WORDS = 20;
+
+/** The flags' errors, found before a run loads its data: the reward's terms. */
+export function checkSelfCriticalOptions(o: Pick<SelfCriticalRunOptions, "samples" | "reward">): RewardTerm[] {
+  if (o.samples < 2) throw new UserError(`--samples ${o.samples}: self-critical training needs at least 2 captions per image (each one's baseline is the others' mean reward)`);
+  try {
+    return parseReward(o.reward);
+  } catch (e) {
+    throw new UserError(`--reward ${o.reward}: ${(e as Error).message}`);
+  }
+}
+
 export interface SelfCriticalState {
   objective: "self-critical";
   step: number;
@@ -110,6 +134,16 @@ export class SelfCriticalTrainer {
   private readonly LD: number;
   private features: Float32Array;
   private rowFeatures: Float32Array;
+
+  /**
+   * The trainer of a `sat train --objective self-critical` run, from the run's options: a
+   * minibatch holds batchSize / samples images; `meteor` is the run's shared METEOR scorer.
+   */
+  static forRun(engine: DecoderEngine, corpus: CaptionCorpus, words: readonly string[], o: SelfCriticalRunOptions, optimizer: OptimizerSettings, meteor: () => Meteor): SelfCriticalTrainer {
+    const rewarded = withReward(corpus, checkSelfCriticalOptions(o), words, END, meteor);
+    const imagesPerBatch = Math.max(1, Math.floor(o.batchSize / o.samples));
+    return new SelfCriticalTrainer(engine, rewarded, { imagesPerBatch, samples: o.samples, maxLength: SAMPLE_MAX_WORDS, seed: o.seed, optimizer, startId: START, endId: END });
+  }
 
   constructor(
     readonly engine: DecoderEngine,

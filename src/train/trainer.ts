@@ -6,6 +6,7 @@
 import type { DecoderEngine, OptimizerSettings, StepMode, TrainBatch } from "../model/engine.js";
 import { hash32, SeededRandom } from "../model/rng.js";
 import { BucketBatchSampler } from "../data/buckets.js";
+import { START, END } from "../data/vocab.js";
 import { paramLayout, view, type ParamLayout } from "../model/layout.js";
 
 /** Captions (as word ids) over images whose annotation vectors can be read one at a time. */
@@ -124,6 +125,11 @@ export class Trainer {
   private readonly D: number;
   private features: Float32Array;
   private readonly layout: ParamLayout;
+
+  /** The trainer of a `sat train` run with the paper's objective, from the run's options. */
+  static forRun(engine: DecoderEngine, corpus: CaptionCorpus, o: { batchSize: number; seed: number; holdGate: number }, optimizer: OptimizerSettings): Trainer {
+    return new Trainer(engine, corpus, { batchSize: o.batchSize, seed: o.seed, optimizer, startId: START, endId: END, holdGateSteps: o.holdGate });
+  }
 
   constructor(
     readonly engine: DecoderEngine,

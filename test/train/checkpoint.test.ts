@@ -4,13 +4,13 @@
 // baselines are.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { START, END } from "../../src/data/vocab.js";
 import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js";
 import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../../src/model/engine.js";
-import { createEngine } from "../../src/model/engine-factory.js";
+import { createEngine } from "../../src/engine/select.js";
 import { initParams } from "../../src/model/init.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
@@ -137,4 +137,42 @@ test("baselineWarmStart: the first minibatch's baseline is its own mean log p on
 
 test("a missing checkpoint is reported with its path", () => {
   assert.throws(() => loadCheckpoint("/nonexistent/ckpt"), /\/nonexistent\/ckpt: no checkpoint here/);
+});
+
+test("a checkpoint killed between the two renames of its swap loads from its previous copy, and the next save completes the swap", () => {
+  const trainer = fresh(config);
+  for (let i = 0; i < 3; i++) trainer.trainStep();
+  const dir = join(mkdtempSync(join(tmpdir(), "sat-ckpt-")), "checkpoint");
+  saveCheckpoint(dir, { engine: trainer.engine, trainer, vocab, encoder });
+  renameSync(dir, `${dir}.old`); // the state after `<dir>` -> `<dir>.old`, before `<dir>.tmp` -> `<dir>`
+  mkdirSync(`${dir}.tmp`); // and a half-written new copy
+  const ckpt = loadCheckpoint(dir);
+  assert.equal(ckpt.dir, `${dir}.old`);
+  assert.equal(ckpt.trainer.step, 3);
+  trainer.trainStep();
+  saveCheckpoint(dir, { engine: trainer.engine, trainer, vocab, encoder });
+  assert.equal(loadCheckpoint(dir).trainer.step, 4);
+  assert.deepEqual(readdirSync(dirname(dir)), ["checkpoint"]);
+  trainer.engine.dispose();
+});
+
+test("a version-1 checkpoint is migrated on load: its run record rebuilt from what it kept", () => {
+  const trainer = fresh(config);
+  trainer.trainStep();
+  const dir = join(mkdtempSync(join(tmpdir(), "sat-ckpt-")), "checkpoint");
+  saveCheckpoint(dir, { engine: trainer.engine, trainer, vocab, encoder });
+  trainer.engine.dispose();
+  const path = join(dir, "checkpoint.json");
+  const v2 = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  // What version 1 wrote: the run's state in `extra`, BLEU-4 as bestBleu4 before --val-metric.
+  writeFileSync(path, JSON.stringify({ ...v2, version: 1, extra: { bestBleu4: 0.25, sinceBest: 2, baseLr: 0.004, objective: "xent" } }));
+  const run = loadCheckpoint(dir).run!;
+  assert.deepEqual(
+    { ...run, identity: { ...run.identity, vocabulary: undefined } },
+    { bestScore: 0.25, sinceBest: 2, baseLr: 0.004, identity: { objective: "xent", valMetric: "bleu4", ema: 0, features: { L: config.numLocations, D: config.featureDim }, vocabulary: undefined } },
+  );
+  assert.equal(run.identity.vocabulary.size, vocab.size);
+  assert.equal(run.identity.dataset, undefined, "version 1 never recorded its dataset");
+  writeFileSync(path, JSON.stringify({ ...v2, version: 3 }));
+  assert.throws(() => loadCheckpoint(dir), /checkpoint\.json: not a show-attend-tell checkpoint of version 1 or 2/);
 });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { START, END } from "../../src/data/vocab.js";
 import { resolveModelConfig } from "../../src/model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerKind } from "../../src/model/engine.js";
-import { createEngine } from "../../src/model/engine-factory.js";
+import { createEngine } from "../../src/engine/select.js";
 import { initParams } from "../../src/model/init.js";
 import { paramLayout, view, type ParamName } from "../../src/model/layout.js";
 import { Trainer } from "../../src/train/trainer.js";

@@ -1,7 +1,7 @@
 // Learning-rate schedules: pure functions of the step (so a resumed run needs no state).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { scheduledLr } from "../../src/train/run.js";
+import { scheduledLr } from "../../src/train/options.js";
 
 test("constant, step and cosine schedules", () => {
   const o = { lrSchedule: "step" as const, lrDecay: 0.1, lrDecayEvery: 10 };

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { START, END } from "../../src/data/vocab.js";
 import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js";
 import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../../src/model/engine.js";
-import { createEngine } from "../../src/model/engine-factory.js";
+import { createEngine } from "../../src/engine/select.js";
 import { initParams } from "../../src/model/init.js";
 import { SeededRandom } from "../../src/model/rng.js";
 import { sampleDecode } from "../../src/decode/sample.js";

@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { Captioner, type ImageCaptions } from "../../decode/captioner.js";
-import type { EngineChoice } from "../../model/engine-factory.js";
+import type { EngineChoice } from "../../engine/select.js";
 import { ModelFileError } from "../../model/model-dir.js";
 import { renderAttentionFigure, renderSingleMap } from "../../viz/index.js";
 import { UserError } from "../errors.js";

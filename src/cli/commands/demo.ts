@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { renderScene, renderScenePng } from "../../data/synthetic/index.js";
-import { createEngine, type EngineChoice } from "../../model/engine-factory.js";
+import { createEngine, type EngineChoice } from "../../engine/select.js";
 import { renderAttentionFigure } from "../../viz/index.js";
 import { DEFAULT_SYNTHETIC_TASK, runSyntheticTask, saveSyntheticTaskModel } from "../../train/synthetic-task.js";
 import { UserError } from "../errors.js";

@@ -31,7 +31,7 @@ import { ProgressLine } from "../progress.js";
 import { FeatureStore } from "../../data/feature-store.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { captionStoredImages } from "../../decode/split.js";
-import { createEngine, type EngineChoice } from "../../model/engine-factory.js";
+import { createEngine, type EngineChoice } from "../../engine/select.js";
 import { loadModel as loadModelDir } from "../../model/model-dir.js";
 
 interface EvalOptions {

@@ -3,7 +3,7 @@
  * Routes and limits: README "Serving" and GET /openapi.json.
  */
 import type { Command } from "commander";
-import type { EngineChoice } from "../../model/engine-factory.js";
+import type { EngineChoice } from "../../engine/select.js";
 import { DEFAULT_LIMITS, startServer } from "../../serve/index.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from "../parse.js";

@@ -1,15 +1,23 @@
 /**
  * `sat train`: trains a soft- or hard-attention model on a dataset whose features were
- * extracted with `sat features` (src/train/run.ts does the work).
+ * extracted with `sat features`. Flags map onto the library's runTraining (src/train/run.ts).
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { ConfigError, type ModelConfig } from "../../model/config.js";
-import type { OptimizerSettings } from "../../model/engine.js";
-import { ModelFileError } from "../../model/model-dir.js";
-import { DEFAULT_TRAIN_OPTIONS, plannedSteps, runTraining, VAL_METRIC_LABEL, VAL_METRICS, type TrainRunOptions } from "../../train/run.js";
-import { UserError } from "../errors.js";
-import { WordNetMissingError } from "../../metrics/wordnet.js";
+import {
+  ConfigError,
+  DEFAULT_TRAIN_OPTIONS,
+  ModelFileError,
+  plannedSteps,
+  runTraining,
+  UserError,
+  VAL_METRIC_LABEL,
+  VAL_METRICS,
+  WordNetMissingError,
+  type ModelConfig,
+  type OptimizerSettings,
+  type TrainRunOptions,
+} from "../../index.js";
 import { parseChoice, parseFiniteNumber, parseFraction, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
 import { ProgressLine } from "../progress.js";
 
@@ -106,6 +114,7 @@ async function runTrainCommand(o: TrainCliOptions): Promise<void> {
       optimizer,
       beamWidth: beam,
       resume: !!resume,
+      onWarning: (message) => console.error(`sat: warning: ${message}`),
       onStep: (s, trainer) => {
         progress ??= new ProgressLine({ total: plannedSteps(o, trainer.batchesPerEpoch), label: "train", force: forceProgress });
         progress.update(s.step, `epoch ${trainer.epochProgress.toFixed(2)} loss/word ${s.nllPerWord.toFixed(3)}${s.reward !== undefined ? ` reward ${s.reward.toFixed(3)}` : ""} ${(s.captions / (s.ms / 1000)).toFixed(0)} capt/s${lastVal}`);

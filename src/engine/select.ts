@@ -3,9 +3,9 @@
  * the TypeScript reference, saying so once. `native` insists on the addon; `reference`
  * forces the TypeScript path (float32).
  */
-import type { ModelConfig } from "./config.js";
-import type { DecoderEngine } from "./engine.js";
-import { ReferenceEngine } from "./reference.js";
+import type { ModelConfig } from "../model/config.js";
+import type { DecoderEngine } from "../model/engine.js";
+import { ReferenceEngine } from "../model/reference.js";
 import { createNativeEngine } from "../native/engine.js";
 
 export type EngineChoice = "auto" | "native" | "reference";
