@@ -8,6 +8,7 @@ import { registerTrainCommand } from "./commands/train.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerFeaturesCommand } from "./commands/features.js";
 import { registerServeCommand } from "./commands/serve.js";
+import { registerReproduceCommand } from "./commands/reproduce.js";
 import { UserError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerFeaturesCommand(program);
   registerServeCommand(program);
+  registerReproduceCommand(program);
   return program;
 }
 

@@ -1,8 +1,11 @@
 /**
- * Training curves as a standalone SVG (no plotting dependency, opens in any browser): loss per
- * word (mean per step bucket), validation BLEU-4, and attention entropy, one panel each,
- * against the training step. `sat train` rewrites it after every validation.
+ * Training curves as SVG, drawn with Vega-Lite (src/viz/vega-svg.ts): loss per word (mean per
+ * step bucket), validation BLEU-4 and attention entropy against the training step, with
+ * labelled axes and ticks. `sat train` rewrites one run's curves after every validation;
+ * `sat reproduce` draws several runs (one line per seed, and their mean) side by side.
  */
+import type { TopLevelSpec } from "vega-lite";
+import { vegaLiteToSvg } from "./vega-svg.js";
 
 export interface CurvePoint {
   step: number;
@@ -27,53 +30,114 @@ export function bucketMean(points: CurvePoint[], maxPoints: number): CurvePoint[
   return out;
 }
 
-const W = 360;
-const H = 220;
-const PAD = { l: 52, r: 14, t: 30, b: 34 };
+/** Points per line of a per-step series (loss, entropy): enough for the shape, light to draw. */
+const MAX_LINE_POINTS = 400;
 
-function fmt(v: number): string {
-  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3);
+/** One line of a chart: its points and the legend name. */
+interface Series {
+  name: string;
+  points: CurvePoint[];
 }
 
-function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+interface Panel {
+  title: string;
+  series: Series[];
+  /** Mark every point (validations), not only the line through them. */
+  points: boolean;
 }
 
-function panel(x0: number, title: string, pts: CurvePoint[], colour: string): string {
-  const parts = [`<g transform="translate(${x0},0)">`, `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`];
-  const iw = W - PAD.l - PAD.r;
-  const ih = H - PAD.t - PAD.b;
-  parts.push(`<rect x="${PAD.l}" y="${PAD.t}" width="${iw}" height="${ih}" fill="none" stroke="#999"/>`);
-  if (pts.length === 0) {
-    parts.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle" font-size="12" fill="#888">no data yet</text></g>`);
-    return parts.join("");
-  }
-  const s0 = pts[0].step;
-  const s1 = Math.max(pts[pts.length - 1].step, s0 + 1);
-  let lo = Math.min(...pts.map((p) => p.value));
-  let hi = Math.max(...pts.map((p) => p.value));
-  if (hi - lo < 1e-12) {
-    lo -= 0.5;
-    hi += 0.5;
-  }
-  const X = (s: number) => PAD.l + ((s - s0) / (s1 - s0)) * iw;
-  const Y = (v: number) => PAD.t + (1 - (v - lo) / (hi - lo)) * ih;
-  const d = pts.map((p) => `${X(p.step).toFixed(1)},${Y(p.value).toFixed(1)}`).join(" ");
-  parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="1.8" points="${d}"/>`);
-  if (pts.length === 1) parts.push(`<circle cx="${X(pts[0].step).toFixed(1)}" cy="${Y(pts[0].value).toFixed(1)}" r="3" fill="${colour}"/>`);
-  parts.push(`<text x="${PAD.l - 4}" y="${PAD.t + 4}" text-anchor="end" font-size="11">${fmt(hi)}</text>`);
-  parts.push(`<text x="${PAD.l - 4}" y="${PAD.t + ih}" text-anchor="end" font-size="11">${fmt(lo)}</text>`);
-  parts.push(`<text x="${PAD.l}" y="${H - 12}" font-size="11">${s0}</text>`);
-  parts.push(`<text x="${PAD.l + iw}" y="${H - 12}" text-anchor="end" font-size="11">step ${s1}</text>`);
-  parts.push("</g>");
-  return parts.join("");
+const MEAN = "mean";
+const PANEL_WIDTH = 300;
+const PANEL_HEIGHT = 190;
+
+function panelSpec(p: Panel, colours: { domain: string[]; range: string[] }) {
+  const values = p.series.flatMap((s) => s.points.map((pt) => ({ series: s.name, step: pt.step, value: pt.value })));
+  const x = { field: "step", type: "quantitative" as const, title: "training step", axis: { tickCount: 6, format: "~s" }, scale: { domainMin: 0 } };
+  const flat = values.map((v) => v.value);
+  const lo = Math.min(...flat);
+  const hi = Math.max(...flat);
+  // A single value (the first validation) still gets an axis with ticks around it.
+  const halfSpan = Math.max(Math.abs(lo) * 0.05, 0.5);
+  const domain = values.length && hi - lo < 1e-9 ? { domain: [lo - halfSpan, hi + halfSpan] } : {};
+  const y = { field: "value", type: "quantitative" as const, title: p.title, scale: { zero: false, ...domain }, axis: { tickCount: 5, format: ".4~r" } };
+  const color = { field: "series", type: "nominal" as const, title: null, scale: colours, legend: p.series.length > 1 ? { orient: "bottom" as const } : null };
+  return {
+    width: PANEL_WIDTH,
+    height: PANEL_HEIGHT,
+    title: p.title,
+    // An empty panel still needs one datum for its "no data yet" note to be drawn.
+    data: { values: values.length ? values : [{}] },
+    layer: values.length
+      ? [
+          {
+            mark: { type: "line" as const, point: p.points ? { filled: true, size: 28 } : false, strokeWidth: 1.5 },
+            encoding: {
+              x,
+              y,
+              color,
+              // The mean over seeds stands out from the seeds it summarises.
+              strokeWidth: { condition: { test: `datum.series === '${MEAN}'`, value: 2.6 }, value: 1.4 },
+              detail: { field: "series", type: "nominal" as const },
+            },
+          },
+        ]
+      : [{ mark: { type: "text" as const, text: "no data yet", color: "#888" }, encoding: { x: { value: PANEL_WIDTH / 2 }, y: { value: PANEL_HEIGHT / 2 } } }],
+  };
 }
 
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+function chart(panels: Panel[], title?: string): string {
+  const names = [...new Set(panels.flatMap((p) => p.series.map((s) => s.name)))];
+  const domain = [...names.filter((n) => n !== MEAN), ...(names.includes(MEAN) ? [MEAN] : [])];
+  const range = domain.map((n, i) => (n === MEAN ? "#000000" : PALETTE[i % PALETTE.length]));
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    ...(title ? { title } : {}),
+    background: "white",
+    config: { font: "sans-serif", view: { stroke: "#999" } },
+    hconcat: panels.map((p) => panelSpec(p, { domain, range })),
+  } as TopLevelSpec;
+  return vegaLiteToSvg(spec);
+}
+
+/** One run's curves (the file `sat train` writes as curves.svg). */
 export function renderTrainingCurves(c: TrainingCurves): string {
-  const panels = [
-    panel(0, "loss per word", bucketMean(c.loss, 400), "#1f77b4"),
-    panel(W, "validation BLEU-4 (x100)", c.bleu4.map((p) => ({ step: p.step, value: 100 * p.value })), "#d62728"),
-    panel(2 * W, "attention entropy (nats)", bucketMean(c.entropy, 400), "#2ca02c"),
-  ];
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${3 * W}" height="${H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${panels.join("")}</svg>\n`;
+  const one = (name: string, points: CurvePoint[]): Series[] => [{ name, points }];
+  return chart([
+    { title: "loss per word", series: one("loss", bucketMean(c.loss, MAX_LINE_POINTS)), points: false },
+    { title: "validation BLEU-4 (x100)", series: one("BLEU-4", c.bleu4.map((p) => ({ step: p.step, value: 100 * p.value }))), points: true },
+    { title: "attention entropy (nats)", series: one("entropy", bucketMean(c.entropy, MAX_LINE_POINTS)), points: false },
+  ]);
+}
+
+/**
+ * The mean of several series at the steps all of them have (seeds of one protocol validate
+ * at the same steps; a run stopped early by patience ends the mean there).
+ */
+export function meanAtCommonSteps(series: CurvePoint[][]): CurvePoint[] {
+  if (series.length === 0) return [];
+  const maps = series.map((s) => new Map(s.map((p) => [p.step, p.value])));
+  return series[0]
+    .filter((p) => maps.every((m) => m.has(p.step)))
+    .map((p) => ({ step: p.step, value: maps.reduce((sum, m) => sum + m.get(p.step)!, 0) / maps.length }));
+}
+
+/** Several runs of one variant: loss and validation BLEU-4, one line per run and their mean. */
+export function renderSeedCurves(runs: { name: string; curves: TrainingCurves }[], title: string): string {
+  const perRun = (pick: (c: TrainingCurves) => CurvePoint[], scale: number, bucket: boolean): Series[] => {
+    const lines = runs.map((r) => {
+      const pts = pick(r.curves).map((p) => ({ step: p.step, value: scale * p.value }));
+      return { name: r.name, points: pts };
+    });
+    const mean = runs.length > 1 ? [{ name: MEAN, points: meanAtCommonSteps(lines.map((l) => l.points)) }] : [];
+    return [...lines, ...mean].map((s) => ({ ...s, points: bucket ? bucketMean(s.points, MAX_LINE_POINTS) : s.points }));
+  };
+  return chart(
+    [
+      { title: "loss per word", series: perRun((c) => c.loss, 1, true), points: false },
+      { title: "validation BLEU-4 (x100)", series: perRun((c) => c.bleu4, 100, false), points: true },
+    ],
+    title,
+  );
 }
