@@ -6,7 +6,7 @@
  * Files are written to a temporary name and renamed, weights first, so a crash never leaves
  * a model.json that points at half-written weights.
  */
-import { mkdirSync, readFileSync, existsSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { ModelConfig } from "./config.js";
@@ -19,11 +19,12 @@ import {
   ModelFileError,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
+  WEIGHTS_HEADER_BYTES,
   type ModelEncoderInfo,
   type ModelFile,
 } from "./model-format.js";
 import { Vocabulary, type VocabularyJSON } from "../data/vocab.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { readRegularFile, readTextFile, writeFileAtomic } from "../util/fs.js";
 
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError, type ModelEncoderInfo, type ModelFile };
 
@@ -43,11 +44,17 @@ export function writeFloatFile(path: string, values: Float32Array): number {
   return crc;
 }
 
-/** Reads and validates a weights file of exactly `count` floats. */
+/**
+ * Reads and validates a weights file of exactly `count` floats. Its size is checked before
+ * anything is read, so a FIFO, a folder or a file of the wrong length never gets that far.
+ */
 export function readFloatFile(path: string, count: number): { values: Float32Array; crc: number } {
-  if (!existsSync(path)) throw new ModelFileError(`${path}: not found`);
-  return decodeFloatFile(readFileSync(path), count, path, crc32);
+  const bytes = readRegularFile(path, { error: ModelFileError, what: "weights file", exactBytes: WEIGHTS_HEADER_BYTES + 4 * count });
+  return decodeFloatFile(bytes, count, path, crc32);
 }
+
+/** model.json holds the vocabulary (COCO's ~10k words is ~200 kB); anything this large is not one. */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
 export function saveModel(
   dir: string,
@@ -74,10 +81,10 @@ export function saveModel(
 
 export function loadModel(dir: string): LoadedModel {
   const metaPath = join(dir, "model.json");
-  if (!existsSync(metaPath)) throw new ModelFileError(`${metaPath}: not found (is ${dir} a model directory?)`);
+  const text = readTextFile(metaPath, { error: ModelFileError, maxBytes: MAX_MODEL_JSON_BYTES });
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(metaPath, "utf8"));
+    json = JSON.parse(text);
   } catch (e) {
     throw new ModelFileError(`${metaPath}: not valid JSON (${(e as Error).message})`);
   }
@@ -90,7 +97,8 @@ export function loadModel(dir: string): LoadedModel {
     }
     return vocab.words;
   });
-  const wPath = join(dir, meta.weights?.file ?? "weights.bin");
+  // parseModelFile has checked that weights.file is a plain name inside this folder.
+  const wPath = join(dir, meta.weights.file);
   const { values: params, crc } = readFloatFile(wPath, paramLayout(meta.config).total);
   checkWeightsCrc(meta, crc, wPath);
   return { meta, vocab: vocab!, params };
