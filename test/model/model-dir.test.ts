@@ -69,8 +69,12 @@ test("a missing directory says what it expected", () => {
   assert.throws(() => loadModel("/nonexistent/model"), /model\.json: not found/);
 });
 
+/** model.json as parsed JSON, edited freely by the tests. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type MetaDoc = any;
+
 /** Rewrites one field of a saved model's model.json. */
-function patchMeta(dir: string, patch: (meta: Record<string, any>) => void): void {
+function patchMeta(dir: string, patch: (meta: MetaDoc) => void): void {
   const p = join(dir, "model.json");
   const meta = JSON.parse(readFileSync(p, "utf8"));
   patch(meta);
