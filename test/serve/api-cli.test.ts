@@ -77,3 +77,52 @@ test("sat serve: bad model directories and options are one-line errors, exit 2",
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /--port must be a non-negative integer/);
 });
+
+test("sat serve: option values outside their working range are one-line errors, exit 2, before the model loads", () => {
+  // A model path that does not exist: a range error must come first, without loading anything.
+  const cases: [string[], RegExp][] = [
+    [["--timeout", "3000000"], /--timeout must be between 0\.001 and 86400 seconds \(got 3000000\)/],
+    [["--concurrency", "1000"], /--concurrency must be between 1 and 256/],
+    [["--queue", "1000000"], /--queue must be between 0 and 100000/],
+    [["--max-bytes", "4294967296"], /--max-bytes must be between 1 and 1073741824/],
+    [["--max-pixels", "1000000000"], /--max-pixels must be between 1 and 100000000/],
+    [["--max-beam", "5000"], /--max-beam must be between 1 and 100/],
+    [["--port", "70000"], /--port must be between 0 and 65535/],
+    [["--upload-memory", "1000"], /--upload-memory 1000 is under --max-bytes 10485760/],
+    [["--token", "short"], /--token must be at least 16 printable characters/],
+    [["--cors", "*"], /--cors "\*": not an origin/],
+    [["--allow-host", "https://x.example/"], /--allow-host "https:\/\/x\.example\/": not a host name/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = sat(["serve", "/nonexistent/model", ...args]);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^sat: ${pattern.source}`), args.join(" "));
+    assert.equal(r.stderr.trim().split("\n").length, 1, args.join(" "));
+  }
+  const help = sat(["serve", "--help"]).stdout;
+  for (const o of ["--allow-host", "--cors", "--token", "--upload-memory"]) assert.ok(help.includes(o), o);
+});
+
+test("sat serve --host 0.0.0.0: a warning that it is reachable from the network, naming --token", async () => {
+  const model = await makeTinyModel();
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/index.ts"), "serve", model, "--host", "0.0.0.0", "--port", "0"], { cwd: root });
+  let stderr = "";
+  let stdout = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  child.stdout.on("data", (d) => (stdout += d));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL within 60 s: ${stderr}`)), 60_000);
+      child.stdout.on("data", () => {
+        if (/on http:\/\/0\.0\.0\.0:\d+/.test(stdout)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.on("exit", () => reject(new Error(`exited early: ${stderr}`)));
+    });
+    assert.match(stderr, /sat serve: warning: --host 0\.0\.0\.0 is reachable from other machines; anyone who can reach it can use it \(--token TOKEN/);
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
