@@ -93,6 +93,7 @@ export function decodeFloatFile(buf: Uint8Array, count: number, source: string, 
   if (buf.byteLength < WEIGHTS_HEADER_BYTES) throw new ModelFileError(`${source}: truncated (${buf.byteLength} bytes, header is ${WEIGHTS_HEADER_BYTES})`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (dv.getUint32(0, true) !== WEIGHTS_MAGIC) throw new ModelFileError(`${source}: not a show-attend-tell weights file (bad magic)`);
+  if (dv.getUint32(4, true) !== 1) throw new ModelFileError(`${source}: weights format version ${dv.getUint32(4, true)} is not supported (expected 1)`);
   const n = dv.getUint32(8, true);
   if (n !== count) throw new ModelFileError(`${source}: holds ${n} parameters, the config needs ${count}`);
   if (buf.byteLength !== WEIGHTS_HEADER_BYTES + 4 * count) {

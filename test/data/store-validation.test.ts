@@ -9,55 +9,18 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { FeatureStoreError } from "../../src/errors.js";
-import { FeatureStore, STORE_FORMAT, STORE_VERSION, type StoreManifest } from "../../src/data/feature-store.js";
-import { encodeHalf } from "../../src/data/float16.js";
+import { FeatureStore } from "../../src/data/feature-store.js";
 import { Vocabulary } from "../../src/data/vocab.js";
 import { resolveModelConfig } from "../../src/model/config.js";
 import { initParams } from "../../src/model/init.js";
 import { saveModel } from "../../src/model/model-dir.js";
+import { D, handMadeStore, L } from "./store-fixtures.js";
 
 /** A manifest as parsed JSON, edited freely by the tests (any field may be made any type). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ManifestDoc = any;
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const L = 4;
-const D = 3;
-const encoder = { name: "hand-made", modelSha256: "0".repeat(64), layer: "x", L, D, grid: [2, 2], inputSize: 8, normalisation: "none", preprocess: {} };
-
-/** A two-shard store written by hand (rows of i + 0.25 * j), with its manifest. */
-export function handMadeStore(): { dir: string; manifest: StoreManifest } {
-  const dir = mkdtempSync(join(tmpdir(), "sat-store-"));
-  const shards = [
-    { file: "shard-00000.f16", ids: ["a.jpg", "b.jpg"] },
-    { file: "shard-00001.f16", ids: ["c.jpg"] },
-  ];
-  let row = 0;
-  for (const s of shards) {
-    const half = new Uint16Array(s.ids.length * L * D);
-    const vals = Float32Array.from({ length: half.length }, (_, j) => row + 0.25 * (j % (L * D)) + Math.floor(j / (L * D)));
-    encodeHalf(vals, half, 0);
-    row += s.ids.length;
-    writeFileSync(join(dir, s.file), new Uint8Array(half.buffer));
-  }
-  const manifest = {
-    format: STORE_FORMAT,
-    version: STORE_VERSION,
-    dtype: "float16",
-    encoder,
-    L,
-    D,
-    shardSize: 2,
-    images: 4,
-    encoded: 3,
-    shards,
-    failed: [{ id: "d.jpg", reason: "missing" }],
-    saturated: 0,
-  } as unknown as StoreManifest;
-  writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
-  return { dir, manifest };
-}
-
 function withManifest(patch: (m: ManifestDoc) => void): string {
   const { dir, manifest } = handMadeStore();
   const m = structuredClone(manifest) as ManifestDoc;
