@@ -6,6 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import fastifyMultipart from "@fastify/multipart";
@@ -17,6 +18,7 @@ import { OptionError } from "../errors.js";
 import { registerAccess, type AccessOptions } from "./access.js";
 import { ApiError, errorBody } from "./errors.js";
 import { checkImageHeader } from "./image-check.js";
+import { readRawBody } from "./raw-body.js";
 import { UploadBudget } from "./upload-budget.js";
 import type { CaptionPool } from "./pool.js";
 import { captionQuerySchema, captionResponseSchema, errorResponses, healthSchema, modelInfoSchema } from "./schemas.js";
@@ -199,8 +201,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // Only reply.sendFile: every route that serves files is declared below.
   await app.register(fastifyStatic, { root: modelDir, serve: false });
   // Raw image bodies as one Buffer, at most maxBytes (413 past it, before reading it all when
-  // Content-Length says so).
-  app.addContentTypeParser(RAW_TYPES_WITH_PARAMS, { parseAs: "buffer", bodyLimit: limits.maxBytes }, (_req, body, done) => done(null, body));
+  // Content-Length says so), filled in place (raw-body.ts: the upload budget counts it once).
+  app.addContentTypeParser(RAW_TYPES_WITH_PARAMS, { bodyLimit: limits.maxBytes }, async (req: FastifyRequest, payload: Readable) => readRawBody(req.raw, payload, limits.maxBytes));
 
   app.get("/healthz", { schema: { summary: "liveness and queue state", response: { 200: healthSchema } } }, async () => ({ status: "ok", queue: pool.stats() }));
 
@@ -289,7 +291,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         const most = limits.maxBytes + (multipart ? MULTIPART_OVERHEAD : 0);
         const reserve = length > 0 ? Math.min(length, most) : most;
         if (!uploads.tryReserve(reserve)) {
-          throw new ApiError(503, "uploads_busy", `too many uploads in flight (${uploads.inUse} of the server's ${limits.uploadMemory} bytes for them); retry later`, { "retry-after": "1" });
+          // Connection: close, so the refused body is not read (and discarded) at all.
+          throw new ApiError(503, "uploads_busy", `too many uploads in flight (${uploads.inUse} of the server's ${limits.uploadMemory} bytes for them); retry later`, { "retry-after": "1", connection: "close" });
         }
         reply.raw.once("close", () => uploads.release(reserve));
       },

@@ -193,9 +193,9 @@ describe("--token", () => {
 describe("uploads in flight", () => {
   test("past the byte budget, uploads get 503 at once; the admitted ones finish; the budget comes back", async () => {
     const MiB = 1024 * 1024;
-    // Four 900 kB uploads fit in 3.6 MiB; the fake worker holds each for 400 ms, so all ten arrive
-    // while the first four still hold their bytes.
-    const s = await serve({ queueLimit: 20, limits: { maxBytes: MiB, uploadMemory: Math.round(3.6 * MiB) } }, { delayMs: 400 });
+    // Four 900 kB uploads fit in 3.6 MiB; four stand-in workers hold them for 1.5 s, so all ten
+    // arrive (within milliseconds, even on a loaded machine) while the first four hold their bytes.
+    const s = await serve({ concurrency: 4, queueLimit: 20, limits: { maxBytes: MiB, uploadMemory: Math.round(3.6 * MiB) } }, { delayMs: 1500 });
     const body = Buffer.concat([await png(), Buffer.alloc(900 * 1024)]);
     const t0 = Date.now();
     const results = await Promise.all(
