@@ -3,7 +3,7 @@
 // with exit status 2.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTinyModel, photo } from "./fixtures.js";
@@ -22,26 +22,33 @@ test("sat serve --help lists the options", () => {
   assert.match(sat(["--help"]).stdout, /serve \[options\] <model>/);
 });
 
+/** Starts `sat serve ARGS` and resolves once it has printed its URL on `host`. */
+function startServe(args: string[], host = "127\\.0\\.0\\.1"): { child: ChildProcess; output: { stdout: string; stderr: string }; url: Promise<string> } {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/index.ts"), "serve", ...args], { cwd: root });
+  const output = { stdout: "", stderr: "" };
+  child.stderr!.on("data", (d) => (output.stderr += d));
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed within 60 s; stderr: ${output.stderr}`)), 60_000);
+    child.stdout!.on("data", (d) => {
+      output.stdout += d;
+      const m = new RegExp(`on (http://${host}:\\d+)`).exec(output.stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on("exit", () => reject(new Error(`exited early: ${output.stderr}`)));
+  });
+  return { child, output, url };
+}
+
 test("sat serve: prints the URL, captions, and exits 0 on SIGTERM", async () => {
   const model = await makeTinyModel();
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/index.ts"), "serve", model, "--port", "0", "--queue", "5"], { cwd: root });
-  let stdout = "";
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
+  const { child, output, url: started } = startServe([model, "--port", "0", "--queue", "5"]);
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed within 60 s; stderr: ${stderr}`)), 60_000);
-      child.stdout.on("data", (d) => {
-        stdout += d;
-        const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      child.on("exit", () => reject(new Error(`exited early: ${stderr}`)));
-    });
+    const url = await started;
+    const { stdout } = output;
     assert.match(stdout, /tiny-mixed, (native|reference) engine, 1 worker\)/);
     const health = (await (await fetch(`${url}/healthz`)).json()) as { queue: { limit: number } };
     assert.equal(health.queue.limit, 5, "--queue reached the server");
@@ -49,7 +56,7 @@ test("sat serve: prints the URL, captions, and exits 0 on SIGTERM", async () => 
     assert.equal(res.status, 200);
     child.kill("SIGTERM");
     assert.equal(await exited, 0);
-    assert.match(stderr, /SIGTERM, shutting down/);
+    assert.match(output.stderr, /SIGTERM, shutting down/);
   } finally {
     child.kill("SIGKILL");
   }
@@ -105,23 +112,10 @@ test("sat serve: option values outside their working range are one-line errors, 
 
 test("sat serve --host 0.0.0.0: a warning that it is reachable from the network, naming --token", async () => {
   const model = await makeTinyModel();
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/index.ts"), "serve", model, "--host", "0.0.0.0", "--port", "0"], { cwd: root });
-  let stderr = "";
-  let stdout = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  child.stdout.on("data", (d) => (stdout += d));
+  const { child, output, url } = startServe([model, "--host", "0.0.0.0", "--port", "0"], "0\\.0\\.0\\.0");
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL within 60 s: ${stderr}`)), 60_000);
-      child.stdout.on("data", () => {
-        if (/on http:\/\/0\.0\.0\.0:\d+/.test(stdout)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.on("exit", () => reject(new Error(`exited early: ${stderr}`)));
-    });
-    assert.match(stderr, /sat serve: warning: --host 0\.0\.0\.0 is reachable from other machines; anyone who can reach it can use it \(--token TOKEN/);
+    await url;
+    assert.match(output.stderr, /sat serve: warning: --host 0\.0\.0\.0 is reachable from other machines; anyone who can reach it can use it \(--token TOKEN/);
   } finally {
     child.kill("SIGKILL");
   }

@@ -8,13 +8,12 @@ import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deflateSync, crc32 } from "node:zlib";
 import sharp from "sharp";
 import { OptionError } from "../../src/errors.js";
 import { ImageError, prepareImage, PAPER_PREPROCESS } from "../../src/data/images.js";
 import { startServer, type RunningServer, type StartOptions } from "../../src/serve/index.js";
 import type { FakeBehaviour } from "./fake-worker.js";
-import { makeTinyModel } from "./fixtures.js";
+import { makeTinyModel, thinPng } from "./fixtures.js";
 import { errorCodeOf, rawRequest } from "./http-raw.js";
 
 const FAKE = new URL("./fake-worker.ts", import.meta.url);
@@ -36,27 +35,6 @@ async function serve(o: Partial<StartOptions> = {}, behaviour: FakeBehaviour = {
 }
 
 const png = (width = 12, height = 8) => sharp({ create: { width, height, channels: 3, background: { r: 200, g: 20, b: 30 } } }).png().toBuffer();
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
-/** A complete greyscale PNG of w x h (rows of mid-grey), small once deflated. */
-function thinPng(w: number, h: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 0;
-  const raw = Buffer.alloc(h * (1 + w), 0x80);
-  for (let y = 0; y < h; y++) raw[y * (1 + w)] = 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk("IHDR", ihdr), pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", Buffer.alloc(0))]);
-}
 
 const port = (s: RunningServer) => new URL(s.url).port;
 
