@@ -23,8 +23,8 @@ test("sat serve --help lists the options", () => {
 });
 
 /** Starts `sat serve ARGS` and resolves once it has printed its URL on `host`. */
-function startServe(args: string[], host = "127\\.0\\.0\\.1"): { child: ChildProcess; output: { stdout: string; stderr: string }; url: Promise<string> } {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/index.ts"), "serve", ...args], { cwd: root });
+function startServe(args: string[], host = "127\\.0\\.0\\.1", env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; output: { stdout: string; stderr: string }; url: Promise<string> } {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/index.ts"), "serve", ...args], { cwd: root, env });
   const output = { stdout: "", stderr: "" };
   child.stderr!.on("data", (d) => (output.stderr += d));
   const url = new Promise<string>((resolve, reject) => {
@@ -110,12 +110,16 @@ test("sat serve: option values outside their working range are one-line errors, 
   for (const o of ["--allow-host", "--cors", "--token", "--upload-memory"]) assert.ok(help.includes(o), o);
 });
 
-test("sat serve --host 0.0.0.0: a warning that it is reachable from the network, naming --token", async () => {
+test("sat serve --host 0.0.0.0 with SAT_SERVE_TOKEN: a warning that it is reachable from the network, and the API needs the token", async () => {
   const model = await makeTinyModel();
-  const { child, output, url } = startServe([model, "--host", "0.0.0.0", "--port", "0"], "0\\.0\\.0\\.0");
+  const token = "an-example-token-0123456789";
+  const { child, output, url } = startServe([model, "--host", "0.0.0.0", "--port", "0"], "0\\.0\\.0\\.0", { ...process.env, SAT_SERVE_TOKEN: token });
   try {
-    await url;
-    assert.match(output.stderr, /sat serve: warning: --host 0\.0\.0\.0 is reachable from other machines; anyone who can reach it can use it \(--token TOKEN/);
+    const port = new URL(await url).port;
+    assert.match(output.stderr, /sat serve: warning: --host 0\.0\.0\.0 is reachable from other machines; requests need the --token/);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/v1/model`)).status, 401);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/v1/model`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    assert.ok(!sat(["serve", "--help"]).stdout.includes(token), "the token is not printed as a default");
   } finally {
     child.kill("SIGKILL");
   }

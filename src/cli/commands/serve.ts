@@ -44,7 +44,7 @@ export function registerServeCommand(program: Command): void {
     .option("--upload-memory <bytes>", "most bytes of uploads in flight (received, queued, captioning); past it, 503 at once", (v) => parsePositiveInt("--upload-memory", v), DEFAULT_LIMITS.uploadMemory)
     .option("--allow-host <name>", "also answer requests whose Host is this name (repeatable; localhost and IP addresses always are)", collect, [])
     .option("--cors <origin>", "let pages from this origin (scheme://host[:port]) call the API (repeatable; none by default)", collect, [])
-    .option("--token <token>", "require 'Authorization: Bearer <token>' on the API (for a server shared on a network; open the page once as /?token=<token>)")
+    .option("--token <token>", "require 'Authorization: Bearer <token>' on the API (for a server shared on a network; open the page once as /?token=<token>); default $SAT_SERVE_TOKEN, which other users cannot read in the process list")
     .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
     .action(async (model: string, o: ServeCliOptions) => runServe(model, o));
 }
@@ -66,7 +66,9 @@ function checkRanges(o: ServeCliOptions): void {
   if (o.uploadMemory < o.maxBytes) throw new UserError(`--upload-memory ${o.uploadMemory} is under --max-bytes ${o.maxBytes}: not even one upload would fit`);
 }
 
-async function runServe(modelDir: string, o: ServeCliOptions): Promise<void> {
+async function runServe(modelDir: string, cli: ServeCliOptions): Promise<void> {
+  // From the environment, not a default: commander would print a default in --help.
+  const o = { ...cli, token: cli.token ?? (process.env.SAT_SERVE_TOKEN || undefined) };
   checkRanges(o);
   if (!isLoopbackHost(o.host)) {
     process.stderr.write(
