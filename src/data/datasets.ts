@@ -22,7 +22,7 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { DatasetError } from "../errors.js";
-import { readTextFile, splitLines } from "../util/fs.js";
+import { readJsonFile, readTextFile, splitLines } from "../util/fs.js";
 import { tokenize } from "./tokenize.js";
 
 export type Split = "train" | "val" | "test" | "none";
@@ -118,12 +118,7 @@ function readText(path: string): string {
 }
 
 function readJson(path: string): unknown {
-  const text = readText(path);
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new DatasetError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  return readJsonFile(path, { error: DatasetError, maxBytes: MAX_DATASET_FILE_BYTES });
 }
 
 const lines = splitLines;

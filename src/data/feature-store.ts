@@ -24,7 +24,7 @@ import { endianness } from "node:os";
 import { join, resolve } from "node:path";
 import { FeatureStoreError } from "../errors.js";
 import { isPlainFileName } from "../util/file-name.js";
-import { openRegularFile, readTextFile } from "../util/fs.js";
+import { openRegularFile, readJsonFile } from "../util/fs.js";
 import type { EncoderIdentity } from "../encoder/encoder.js";
 import { HALF_TO_FLOAT } from "./float16.js";
 
@@ -85,13 +85,8 @@ const MAX_STORE_JSON_BYTES = 512 * 1024 * 1024;
 /** One row (L x D float16) is read into one buffer; ResNet-50's is 196 x 1024 x 2 = 392 kB. */
 const MAX_ROW_BYTES = 256 * 1024 * 1024;
 
-function readJsonFile(path: string): unknown {
-  const text = readTextFile(path, { error: FeatureStoreError, maxBytes: MAX_STORE_JSON_BYTES });
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new FeatureStoreError(`${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
-  }
+function readStoreJson(path: string): unknown {
+  return readJsonFile(path, { error: FeatureStoreError, maxBytes: MAX_STORE_JSON_BYTES });
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -175,7 +170,7 @@ function checkPlan(j: unknown, path: string): StorePlan {
 
 /** Reads and checks plan.json (extraction's first file). */
 export function readStorePlan(path: string): StorePlan {
-  return checkPlan(readJsonFile(path), path);
+  return checkPlan(readStoreJson(path), path);
 }
 
 /** A shard index as written by shard-writer.ts, or null if it is not one. */
@@ -194,7 +189,7 @@ export function completedShard(dir: string, plan: StorePlan, k: number): ShardIn
   if (!existsSync(indexPath) || !existsSync(dataPath)) return null;
   let idx: ShardIndex | null;
   try {
-    idx = asShardIndex(JSON.parse(readTextFile(indexPath, { error: FeatureStoreError, maxBytes: MAX_STORE_JSON_BYTES })));
+    idx = asShardIndex(readStoreJson(indexPath));
   } catch {
     return null;
   }
@@ -284,7 +279,7 @@ export class FeatureStore {
     const manifestPath = join(root, "manifest.json");
     if (!existsSync(root)) throw new FeatureStoreError(`${root}: no such folder (a feature store made by 'sat features')`);
     if (!statSync(root).isDirectory()) throw new FeatureStoreError(`${root}: not a folder (a feature store is the folder 'sat features' wrote)`);
-    if (existsSync(manifestPath)) return new FeatureStore(root, checkManifest(readJsonFile(manifestPath), root, manifestPath), true);
+    if (existsSync(manifestPath)) return new FeatureStore(root, checkManifest(readStoreJson(manifestPath), root, manifestPath), true);
     const planPath = join(root, "plan.json");
     if (!existsSync(planPath)) throw new FeatureStoreError(`${root}: not a feature store (no manifest.json); run 'sat features' first`);
     if (!opts.allowPartial) throw new FeatureStoreError(`${root}: feature extraction has not finished (no manifest.json); rerun 'sat features' to complete it`);

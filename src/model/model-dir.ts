@@ -24,7 +24,7 @@ import {
   type ModelFile,
 } from "./model-format.js";
 import { Vocabulary, type VocabularyJSON } from "../data/vocab.js";
-import { readRegularFile, readTextFile, writeFileAtomic } from "../util/fs.js";
+import { readJsonFile, readRegularFile, writeFileAtomic } from "../util/fs.js";
 
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError, type ModelEncoderInfo, type ModelFile };
 
@@ -81,13 +81,7 @@ export function saveModel(
 
 export function loadModel(dir: string): LoadedModel {
   const metaPath = join(dir, "model.json");
-  const text = readTextFile(metaPath, { error: ModelFileError, maxBytes: MAX_MODEL_JSON_BYTES });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ModelFileError(`${metaPath}: not valid JSON (${(e as Error).message})`);
-  }
+  const json = readJsonFile(metaPath, { error: ModelFileError, maxBytes: MAX_MODEL_JSON_BYTES });
   let vocab: Vocabulary | undefined;
   const { meta } = parseModelFile(json, metaPath, (v, where) => {
     try {

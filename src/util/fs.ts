@@ -153,6 +153,20 @@ export function readTextFile(path: string, opts: ReadCheckedOptions = {}): strin
   return readRegularFile(path, opts).toString("utf8").replace(/^\uFEFF/, "");
 }
 
+/** JSON.parse, with a syntax error as one `error` naming `source` (a file, or file:line). */
+export function parseJsonText(text: string, source: string, error: UserErrorClass = UserError): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new error(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A JSON file, read as readTextFile does and parsed as parseJsonText does. */
+export function readJsonFile(path: string, opts: ReadCheckedOptions = {}): unknown {
+  return parseJsonText(readTextFile(path, opts), path, opts.error);
+}
+
 /** Splits text into lines at LF, CRLF or a lone CR (old Mac files), so no line keeps a stray \r. */
 export function splitLines(text: string): string[] {
   return text.split(/\r\n|\r|\n/);

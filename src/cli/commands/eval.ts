@@ -28,7 +28,7 @@ import { UserError } from "../errors.js";
 import { parseNonNegativeNumber, parsePositiveInt } from "../parse.js";
 import { ProgressLine } from "../progress.js";
 import { FeatureStore } from "../../data/feature-store.js";
-import { checkOutputPath, readTextFile, splitLines, writeFileAtomic } from "../../util/fs.js";
+import { checkOutputPath, parseJsonText, readTextFile, splitLines, writeFileAtomic } from "../../util/fs.js";
 import { captionStoredImages } from "../../decode/split.js";
 import { createEngine, type EngineChoice } from "../../model/engine-factory.js";
 import { loadModel as loadModelDir } from "../../model/model-dir.js";
@@ -63,12 +63,8 @@ function readText(path: string): string {
   return readTextFile(path, { maxBytes: MAX_EVAL_INPUT_BYTES });
 }
 
-function parseJson(path: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+function parseJson(source: string, text: string): unknown {
+  return parseJsonText(text, source);
 }
 
 function idOf(row: Record<string, unknown>, where: string): string {
