@@ -291,8 +291,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         const most = limits.maxBytes + (multipart ? MULTIPART_OVERHEAD : 0);
         const reserve = length > 0 ? Math.min(length, most) : most;
         if (!uploads.tryReserve(reserve)) {
-          // Connection: close, so the refused body is not read (and discarded) at all.
-          throw new ApiError(503, "uploads_busy", `too many uploads in flight (${uploads.inUse} of the server's ${limits.uploadMemory} bytes for them); retry later`, { "retry-after": "1", connection: "close" });
+          // The refused body is read and discarded, not held; closing the connection instead
+          // would let a client still sending see a reset rather than this answer.
+          throw new ApiError(503, "uploads_busy", `too many uploads in flight (${uploads.inUse} of the server's ${limits.uploadMemory} bytes for them); retry later`, { "retry-after": "1" });
         }
         reply.raw.once("close", () => uploads.release(reserve));
       },

@@ -3,7 +3,7 @@
 // (about 1.8 x 9 MiB each: +650 MiB here); with it the excess is refused at once with 503, and
 // the server's peak resident memory grows by at most 2 x the budget + 64 MiB: the budget
 // counts each upload once, and up to as much again is transient (the socket's chunks copied
-// into the upload's buffer, until the garbage collector frees them), plus a fixed 64 MiB for
+// into the upload's buffer or discarded, until the garbage collector frees them), plus 64 MiB for
 // the 40 connections and the heap. docs/serving.md states the bound for the defaults.
 import { test } from "node:test";
 import assert from "node:assert/strict";
