@@ -17,7 +17,8 @@ const FLOORS = [
   ["src/native"],
   ["src/model", "src/data", "src/encoder"],
   ["src/metrics", "src/viz"],
-  ["src/util", "src/errors.ts"],
+  ["src/util"],
+  ["src/errors.ts"],
 ];
 
 /**

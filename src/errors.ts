@@ -6,6 +6,14 @@
  */
 export class UserError extends Error {
   override name = "UserError";
+
+  /**
+   * Line breaks in the message (a quoted id, a parser's excerpt of the file) are shown as \n,
+   * so the message stays one line whatever the input held.
+   */
+  constructor(message: string) {
+    super(String(message).replace(/\r\n|\r|\n/g, "\\n"));
+  }
 }
 
 /** A caption file, split list or image folder that cannot be used. */

@@ -13,10 +13,17 @@
  * Image ids are the image's path relative to the image root, which is what the feature store
  * is keyed by. Images that belong to no split (Flickr8k has 91) get split `none`: the
  * feature store still encodes them, the trainer ignores them.
+ *
+ * Every reader checks what it reads: text files may carry a byte-order mark and LF, CRLF or
+ * lone-CR line ends; an image or caption listed twice, and a caption with no word in it (empty,
+ * or punctuation only: it would train the model to say nothing), are DatasetErrors naming the
+ * file, the line or entry, and the field.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { UserError } from "../errors.js";
+import { DatasetError } from "../errors.js";
+import { readJsonFile, readTextFile, splitLines } from "../util/fs.js";
+import { tokenize } from "./tokenize.js";
 
 export type Split = "train" | "val" | "test" | "none";
 export const SPLITS: readonly Split[] = ["train", "val", "test", "none"];
@@ -69,7 +76,7 @@ export function normaliseSplit(s: string, where: string): Split {
     case "":
       return "none";
     default:
-      throw new UserError(`${where}: unknown split '${s}' (expected train, val/dev, test or restval)`);
+      throw new DatasetError(`${where}: unknown split '${s}' (expected train, val/dev, test or restval)`);
   }
 }
 
@@ -85,11 +92,11 @@ class Builder {
       e = { id, file, split, captions: [] };
       this.byId.set(id, e);
     } else if (e.split !== split) {
-      throw new UserError(`${where}: image '${id}' appears in two splits (${e.split} and ${split})`);
+      throw new DatasetError(`${where}: image '${id}' appears in two splits (${e.split} and ${split})`);
     }
     if (caption === null) return;
     const c = caption.trim();
-    if (!c) return;
+    if (tokenize(c).length === 0) throw new DatasetError(`${where}: field 'caption' has no words (${c ? `only punctuation: ${JSON.stringify(c.slice(0, 40))}` : "empty"})`);
     if (e.captions.length < this.maxCaptions) e.captions.push(c);
     else this.dropped++;
   }
@@ -103,26 +110,18 @@ class Builder {
   }
 }
 
+/** Caption files: COCO's train captions are ~90 MB; a file beyond this is not one. */
+const MAX_DATASET_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
+
 function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  return readTextFile(path, { error: DatasetError, maxBytes: MAX_DATASET_FILE_BYTES });
 }
 
 function readJson(path: string): unknown {
-  const text = readText(path);
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  return readJsonFile(path, { error: DatasetError, maxBytes: MAX_DATASET_FILE_BYTES });
 }
 
-function lines(text: string): string[] {
-  return text.split(/\r?\n/);
-}
+const lines = splitLines;
 
 /**
  * Flickr8k in its official layout. Every image named in the token file is listed; those in
@@ -131,29 +130,34 @@ function lines(text: string): string[] {
 export function readFlickr8k(dir: string, opts: ReadOptions = {}): CaptionDataset {
   const root = resolve(dir);
   const tokenFile = join(root, "Flickr8k.token.txt");
-  if (!existsSync(tokenFile)) throw new UserError(`${root}: no Flickr8k.token.txt (not a Flickr8k folder)`);
+  if (!existsSync(tokenFile)) throw new DatasetError(`${root}: no Flickr8k.token.txt (not a Flickr8k folder)`);
   const imageRoot = resolve(
     opts.imageRoot ?? [join(root, "images"), join(root, "Flicker8k_Dataset"), join(root, "Flickr8k_Dataset"), root].find((p) => existsSync(p))!,
   );
   const splitOf = new Map<string, Split>();
   for (const [name, split] of [["train", "train"], ["dev", "val"], ["test", "test"]] as const) {
     const f = join(root, `Flickr_8k.${name}Images.txt`);
-    if (!existsSync(f)) throw new UserError(`${root}: missing ${basename(f)}`);
+    if (!existsSync(f)) throw new DatasetError(`${root}: missing ${basename(f)}`);
     for (const line of lines(readText(f))) {
       const id = line.trim();
       if (!id) continue;
       const prev = splitOf.get(id);
-      if (prev && prev !== split) throw new UserError(`${f}: image '${id}' is also in the ${prev} split`);
+      if (prev && prev !== split) throw new DatasetError(`${f}: image '${id}' is also in the ${prev} split`);
       splitOf.set(id, split);
     }
   }
   const b = new Builder(opts.maxCaptions ?? MAX_CAPTIONS_PER_IMAGE);
+  const captionLine = new Map<string, number>();
   lines(readText(tokenFile)).forEach((line, i) => {
     if (!line.trim()) return;
     const tab = line.indexOf("\t");
     const hash = line.lastIndexOf("#", tab < 0 ? undefined : tab);
-    if (tab < 0 || hash < 0) throw new UserError(`${tokenFile}:${i + 1}: expected '<image>#<n>\\t<caption>'`);
+    if (tab < 0 || hash < 0) throw new DatasetError(`${tokenFile}:${i + 1}: expected '<image>#<n>\\t<caption>'`);
     const id = line.slice(0, hash);
+    const key = line.slice(0, tab).trim();
+    const twice = captionLine.get(key);
+    if (twice !== undefined) throw new DatasetError(`${tokenFile}:${i + 1}: caption '${key}' appears twice (also line ${twice})`);
+    captionLine.set(key, i + 1);
     b.add(id, join(imageRoot, id), splitOf.get(id) ?? "none", line.slice(tab + 1), `${tokenFile}:${i + 1}`);
   });
   // A split file may name an image without captions; keep it so the split counts stay honest.
@@ -175,23 +179,28 @@ interface KarpathyImage {
 export function readKarpathy(path: string, opts: ReadOptions = {}, parsed?: { images?: KarpathyImage[] }): CaptionDataset {
   const file = resolve(path);
   const j = parsed ?? (readJson(file) as { images?: KarpathyImage[] });
-  if (!j || !Array.isArray(j.images)) throw new UserError(`${file}: field 'images' must be an array (Karpathy dataset_*.json)`);
+  if (!j || !Array.isArray(j.images)) throw new DatasetError(`${file}: field 'images' must be an array (Karpathy dataset_*.json)`);
   const imageRoot = resolve(opts.imageRoot ?? dirname(file));
   const b = new Builder(opts.maxCaptions ?? MAX_CAPTIONS_PER_IMAGE);
+  const entryOf = new Map<string, number>();
   j.images.forEach((im, i) => {
     const where = `${file}: images[${i}]`;
-    if (!im || typeof im.filename !== "string" || !im.filename) throw new UserError(`${where}: field 'filename' missing`);
-    if (typeof im.split !== "string") throw new UserError(`${where}: field 'split' missing`);
-    if (!Array.isArray(im.sentences)) throw new UserError(`${where}: field 'sentences' must be an array`);
+    if (!im || typeof im.filename !== "string" || !im.filename) throw new DatasetError(`${where}: field 'filename' missing`);
+    if (typeof im.split !== "string") throw new DatasetError(`${where}: field 'split' missing`);
+    if (!Array.isArray(im.sentences)) throw new DatasetError(`${where}: field 'sentences' must be an array`);
+    if (im.filepath !== undefined && typeof im.filepath !== "string") throw new DatasetError(`${where}: field 'filepath' must be a string`);
     const id = im.filepath ? `${im.filepath}/${im.filename}` : im.filename;
+    const twice = entryOf.get(id);
+    if (twice !== undefined) throw new DatasetError(`${where}: image '${id}' is listed twice (also images[${twice}])`);
+    entryOf.set(id, i);
     const split = normaliseSplit(im.split, where);
     b.add(id, join(imageRoot, id), split, null, where);
-    for (const s of im.sentences) {
+    im.sentences.forEach((s, k) => {
       // `raw` is the caption as written; our tokeniser (not Karpathy's) makes the tokens.
       const text = typeof s?.raw === "string" ? s.raw : Array.isArray(s?.tokens) ? s.tokens.join(" ") : null;
-      if (text === null) throw new UserError(`${where}: a sentence has neither 'raw' nor 'tokens'`);
-      b.add(id, join(imageRoot, id), split, text, where);
-    }
+      if (text === null) throw new DatasetError(`${where}.sentences[${k}]: neither 'raw' nor 'tokens'`);
+      b.add(id, join(imageRoot, id), split, text, `${where}.sentences[${k}]`);
+    });
   });
   return b.result("karpathy", file);
 }
@@ -210,12 +219,12 @@ export function readCoco(path: string, opts: ReadOptions & { split?: Split } = {
   const file = resolve(path);
   const j = parsed ?? (readJson(file) as CocoCaptions);
   if (!j || !Array.isArray(j.images) || !Array.isArray(j.annotations)) {
-    throw new UserError(`${file}: fields 'images' and 'annotations' must be arrays (COCO captions_*.json)`);
+    throw new DatasetError(`${file}: fields 'images' and 'annotations' must be arrays (COCO captions_*.json)`);
   }
   const m = /^captions_([a-z]+)(\d*)\.json$/i.exec(basename(file));
   const setName = m ? `${m[1]}${m[2]}` : undefined;
   const split = opts.split ?? (m ? normaliseSplit(m[1], file) : undefined);
-  if (!split) throw new UserError(`${file}: cannot tell the split from the file name (expected captions_<train|val|test><year>.json)`);
+  if (!split) throw new DatasetError(`${file}: cannot tell the split from the file name (expected captions_<train|val|test><year>.json)`);
   let imageRoot = opts.imageRoot;
   if (!imageRoot) {
     const parent = basename(dirname(file)) === "annotations" ? dirname(dirname(file)) : dirname(file);
@@ -225,15 +234,17 @@ export function readCoco(path: string, opts: ReadOptions & { split?: Split } = {
   const b = new Builder(opts.maxCaptions ?? MAX_CAPTIONS_PER_IMAGE);
   const names = new Map<number, string>();
   j.images.forEach((im, i) => {
-    if (typeof im?.id !== "number" || typeof im.file_name !== "string") throw new UserError(`${file}: images[${i}] needs 'id' and 'file_name'`);
+    if (typeof im?.id !== "number" || typeof im.file_name !== "string" || !im.file_name) throw new DatasetError(`${file}: images[${i}] needs 'id' and 'file_name'`);
+    if (names.has(im.id)) throw new DatasetError(`${file}: images[${i}]: field 'id' ${im.id} is listed twice`);
+    if (b.get(im.file_name)) throw new DatasetError(`${file}: images[${i}]: field 'file_name' '${im.file_name}' is listed twice`);
     names.set(im.id, im.file_name);
     b.add(im.file_name, join(imageRoot, im.file_name), split, null, file);
   });
   j.annotations.forEach((a, i) => {
     const where = `${file}: annotations[${i}]`;
-    if (typeof a?.image_id !== "number" || typeof a.caption !== "string") throw new UserError(`${where}: needs 'image_id' and 'caption'`);
+    if (typeof a?.image_id !== "number" || typeof a.caption !== "string") throw new DatasetError(`${where}: needs 'image_id' and 'caption'`);
     const name = names.get(a.image_id);
-    if (name === undefined) throw new UserError(`${where}: image_id ${a.image_id} is not in 'images'`);
+    if (name === undefined) throw new DatasetError(`${where}: image_id ${a.image_id} is not in 'images'`);
     b.add(name, join(imageRoot, name), split, a.caption, where);
   });
   return b.result("coco", file);
@@ -283,7 +294,7 @@ function parseCsv(text: string, file: string): { row: string[]; line: number }[]
     } else field += ch;
     i++;
   }
-  if (quoted) throw new UserError(`${file}:${rowLine}: unterminated quoted field`);
+  if (quoted) throw new DatasetError(`${file}:${rowLine}: unterminated quoted field`);
   if (field !== "" || row.length) endRow();
   return out;
 }
@@ -298,16 +309,16 @@ export function readCaptionTable(path: string, opts: ReadOptions = {}): CaptionD
   const b = new Builder(opts.maxCaptions ?? MAX_CAPTIONS_PER_IMAGE);
   const isCsv = extname(file).toLowerCase() === ".csv";
   const rows: { rec: Record<string, unknown>; where: string }[] = [];
-  const text = readText(file).replace(/^\uFEFF/, "");
+  const text = readText(file);
   if (isCsv) {
     const recs = parseCsv(text, file);
-    if (!recs.length) throw new UserError(`${file}: empty CSV (expected a header: image,caption,split)`);
+    if (!recs.length) throw new DatasetError(`${file}: empty CSV (expected a header: image,caption,split)`);
     const header = recs[0].row.map((h) => h.trim().toLowerCase());
     for (const col of ["image", "caption", "split"]) {
-      if (!header.includes(col)) throw new UserError(`${file}:1: header has no '${col}' column (expected image,caption,split)`);
+      if (!header.includes(col)) throw new DatasetError(`${file}:1: header has no '${col}' column (expected image,caption,split)`);
     }
     for (const { row, line } of recs.slice(1)) {
-      if (row.length !== header.length) throw new UserError(`${file}:${line}: ${row.length} fields, header has ${header.length}`);
+      if (row.length !== header.length) throw new DatasetError(`${file}:${line}: ${row.length} fields, header has ${header.length}`);
       rows.push({ rec: Object.fromEntries(header.map((h, k) => [h, row[k]])), where: `${file}:${line}` });
     }
   } else {
@@ -317,18 +328,18 @@ export function readCaptionTable(path: string, opts: ReadOptions = {}): CaptionD
       try {
         rec = JSON.parse(l);
       } catch {
-        throw new UserError(`${file}:${i + 1}: not valid JSON`);
+        throw new DatasetError(`${file}:${i + 1}: not valid JSON`);
       }
-      if (!rec || typeof rec !== "object" || Array.isArray(rec)) throw new UserError(`${file}:${i + 1}: expected an object {image, caption, split}`);
+      if (!rec || typeof rec !== "object" || Array.isArray(rec)) throw new DatasetError(`${file}:${i + 1}: expected an object {image, caption, split}`);
       rows.push({ rec: rec as Record<string, unknown>, where: `${file}:${i + 1}` });
     });
   }
   for (const { rec, where } of rows) {
     for (const f of ["image", "caption", "split"]) {
-      if (typeof rec[f] !== "string") throw new UserError(`${where}: field '${f}' must be a string`);
+      if (typeof rec[f] !== "string") throw new DatasetError(`${where}: field '${f}' must be a string`);
     }
     const image = (rec.image as string).trim();
-    if (!image) throw new UserError(`${where}: field 'image' is empty`);
+    if (!image) throw new DatasetError(`${where}: field 'image' is empty`);
     const split = normaliseSplit(rec.split as string, `${where}: field 'split'`);
     b.add(image, resolve(imageRoot, image), split, rec.caption as string, where);
   }
@@ -343,12 +354,15 @@ export type DatasetFormat = "flickr8k" | "karpathy" | "coco" | "jsonl" | "csv";
  */
 export function loadDataset(path: string, opts: ReadOptions & { format?: DatasetFormat } = {}): CaptionDataset {
   const p = resolve(path);
-  if (!existsSync(p)) throw new UserError(`${p}: no such file or folder`);
+  if (!existsSync(p)) throw new DatasetError(`${p}: no such file or folder`);
+  if (opts.imageRoot !== undefined && !(existsSync(opts.imageRoot) && statSync(opts.imageRoot).isDirectory())) {
+    throw new DatasetError(`${resolve(opts.imageRoot)}: the image folder does not exist (or is not a folder)`);
+  }
   let format = opts.format;
   if (!format) {
     if (statSync(p).isDirectory()) {
       if (existsSync(join(p, "Flickr8k.token.txt"))) format = "flickr8k";
-      else throw new UserError(`${p}: folder is not a Flickr8k release (no Flickr8k.token.txt); pass a .json, .jsonl or .csv file`);
+      else throw new DatasetError(`${p}: folder is not a Flickr8k release (no Flickr8k.token.txt); pass a .json, .jsonl or .csv file`);
     } else {
       const ext = extname(p).toLowerCase();
       if (ext === ".jsonl" || ext === ".ndjson") format = "jsonl";
@@ -358,8 +372,8 @@ export function loadDataset(path: string, opts: ReadOptions & { format?: Dataset
         const j = readJson(p) as Record<string, unknown> | null;
         if (j && Array.isArray(j.annotations)) return readCoco(p, opts, j as CocoCaptions);
         if (j && Array.isArray(j.images)) return readKarpathy(p, opts, j as { images: KarpathyImage[] });
-        throw new UserError(`${p}: JSON is neither a Karpathy dataset_*.json (images[].sentences) nor COCO captions (annotations)`);
-      } else throw new UserError(`${p}: unknown dataset format (expected a Flickr8k folder, .json, .jsonl or .csv)`);
+        throw new DatasetError(`${p}: JSON is neither a Karpathy dataset_*.json (images[].sentences) nor COCO captions (annotations)`);
+      } else throw new DatasetError(`${p}: unknown dataset format (expected a Flickr8k folder, .json, .jsonl or .csv)`);
     }
   }
   switch (format) {
@@ -373,7 +387,7 @@ export function loadDataset(path: string, opts: ReadOptions & { format?: Dataset
     case "csv":
       return readCaptionTable(p, opts);
     default:
-      throw new UserError(`unknown dataset format '${String(format)}'`);
+      throw new DatasetError(`unknown dataset format '${String(format)}'`);
   }
 }
 
@@ -386,7 +400,7 @@ export function loadDatasets(paths: string[], opts: ReadOptions & { format?: Dat
   for (const d of parts) {
     for (const im of d.images) {
       const other = seen.get(im.id);
-      if (other !== undefined) throw new UserError(`${d.source}: image '${im.id}' is also in ${other}`);
+      if (other !== undefined) throw new DatasetError(`${d.source}: image '${im.id}' is also in ${other}`);
       seen.set(im.id, d.source);
       images.push(im);
     }
@@ -397,6 +411,17 @@ export function loadDatasets(paths: string[], opts: ReadOptions & { format?: Dat
     images,
     droppedCaptions: parts.reduce((s, d) => s + d.droppedCaptions, 0),
   };
+}
+
+/**
+ * Refuses a dataset none of whose images exist: the image folder is wrong, and every image
+ * would otherwise be recorded as a failure. Some missing images are each image's problem
+ * (the feature store records them with their reason), not the dataset's.
+ */
+export function checkImagesPresent(images: readonly Pick<ImageEntry, "id" | "file">[]): void {
+  if (images.length === 0 || images.some((im) => existsSync(im.file))) return;
+  const first = images[0];
+  throw new DatasetError(`none of the ${images.length} images exist (e.g. '${first.id}' is not at ${first.file}): is the image folder right?`);
 }
 
 export function imagesOf(ds: CaptionDataset, split: Split): ImageEntry[] {

@@ -5,10 +5,10 @@
  * (on sharp's threads) while the current one is encoded. tfjs-wasm uses one thread under
  * Node, so `workers: N` runs N encoder instances in worker threads, one shard each at a time.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Worker } from "node:worker_threads";
-import { UserError } from "../errors.js";
+import { DatasetError, FeatureStoreError, OptionError } from "../errors.js";
 import type { Encoder, EncoderIdentity } from "../encoder/encoder.js";
 import type { EncoderSpec } from "../encoder/spec.js";
 import { encoderWorkerEnv, startWorkerModule } from "../encoder/workers.js";
@@ -17,6 +17,7 @@ import {
   checkLittleEndian,
   completedShard,
   manifestFromShards,
+  readStorePlan,
   shardCount,
   STORE_FORMAT,
   STORE_VERSION,
@@ -25,6 +26,7 @@ import {
   type StorePlan,
 } from "./feature-store.js";
 import { removeStaleTemps, writeFileAtomic } from "../util/fs.js";
+import { checkImagesPresent } from "./datasets.js";
 import { encodeShard, type ExtractImage } from "./shard-writer.js";
 
 export type { ExtractImage } from "./shard-writer.js";
@@ -189,12 +191,13 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractSumm
   const shardSize = opts.shardSize ?? DEFAULT_SHARD_SIZE;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
   const nWorkers = opts.workers ?? 1;
-  if (!Number.isInteger(shardSize) || shardSize < 1) throw new UserError(`--shard-size must be a positive integer (got ${shardSize})`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--batch-size must be a positive integer (got ${batchSize})`);
-  if (!Number.isInteger(nWorkers) || nWorkers < 1) throw new UserError(`--workers must be a positive integer (got ${nWorkers})`);
+  if (!Number.isInteger(shardSize) || shardSize < 1) throw new OptionError(`--shard-size must be a positive integer (got ${shardSize})`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionError(`--batch-size must be a positive integer (got ${batchSize})`);
+  if (!Number.isInteger(nWorkers) || nWorkers < 1) throw new OptionError(`--workers must be a positive integer (got ${nWorkers})`);
+  checkImagesPresent(opts.images);
   const seen = new Set<string>();
   for (const im of opts.images) {
-    if (seen.has(im.id)) throw new UserError(`image id '${im.id}' appears twice in the dataset`);
+    if (seen.has(im.id)) throw new DatasetError(`image id '${im.id}' appears twice in the dataset`);
     seen.add(im.id);
   }
   const plan: StorePlan = {
@@ -212,12 +215,12 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractSumm
   if (existsSync(planPath)) {
     let old: StorePlan;
     try {
-      old = JSON.parse(readFileSync(planPath, "utf8")) as StorePlan;
-    } catch {
-      throw new UserError(`${planPath}: unreadable; remove the folder or choose another --out`);
+      old = readStorePlan(planPath);
+    } catch (e) {
+      throw new FeatureStoreError(`${(e as Error).message}; remove the folder or choose another --out`);
     }
     const diff = samePlan(old, plan);
-    if (diff) throw new UserError(`${out}: holds features with a different ${diff}; choose another --out or remove that folder`);
+    if (diff) throw new FeatureStoreError(`${out}: holds features with a different ${diff}; choose another --out or remove that folder`);
   } else {
     writeFileAtomic(planPath, JSON.stringify(plan));
   }

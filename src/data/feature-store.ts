@@ -13,11 +13,18 @@
  * shard either exists whole or not at all; a rerun skips finished shards and recomputes the
  * rest. Nothing time- or machine-dependent is stored, so an interrupted-and-resumed run ends
  * with the same bytes as an uninterrupted one.
+ *
+ * Opening a store checks all of it before any row is read: every manifest field's type and
+ * range, that shard names are plain file names in the folder, that no image is listed twice,
+ * and that every shard file is a regular file of exactly rows x L x D x 2 bytes, so a
+ * truncated shard is found at open, not halfway through training.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, readSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { join, resolve } from "node:path";
-import { UserError } from "../errors.js";
+import { FeatureStoreError } from "../errors.js";
+import { isPlainFileName } from "../util/file-name.js";
+import { openRegularFile, readJsonFile } from "../util/fs.js";
 import type { EncoderIdentity } from "../encoder/encoder.js";
 import { HALF_TO_FLOAT } from "./float16.js";
 
@@ -73,20 +80,106 @@ export function checkLittleEndian(): void {
   if (endianness() !== "LE") throw new Error("the feature store needs a little-endian machine");
 }
 
-function readJsonFile<T>(path: string): T {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new UserError(`${path}: not valid JSON`);
-  }
+/** manifest.json and plan.json list every image id (COCO: ~123k ids, ~5 MB); far beyond that is not one. */
+const MAX_STORE_JSON_BYTES = 512 * 1024 * 1024;
+/** One row (L x D float16) is read into one buffer; ResNet-50's is 196 x 1024 x 2 = 392 kB. */
+const MAX_ROW_BYTES = 256 * 1024 * 1024;
+
+function readStoreJson(path: string): unknown {
+  return readJsonFile(path, { error: FeatureStoreError, maxBytes: MAX_STORE_JSON_BYTES });
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function positiveInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v > 0;
+}
+
+/** The fields plan.json and manifest.json share: format, dtype, encoder, L, D, shard size. */
+function checkStoreHeader(j: unknown, path: string): asserts j is Record<string, unknown> & Omit<StorePlan, "ids"> {
+  if (!isObject(j)) throw new FeatureStoreError(`${path}: not a JSON object`);
+  if (j.format !== STORE_FORMAT || j.version !== STORE_VERSION || j.dtype !== "float16") {
+    throw new FeatureStoreError(`${path}: not a sat feature store (format ${JSON.stringify(j.format)} v${JSON.stringify(j.version)}, dtype ${JSON.stringify(j.dtype)})`);
+  }
+  if (!isObject(j.encoder)) throw new FeatureStoreError(`${path}: field 'encoder' must be an object (the encoder's identity)`);
+  for (const f of ["L", "D", "shardSize"] as const) {
+    if (!positiveInt(j[f])) throw new FeatureStoreError(`${path}: field '${f}' must be a positive integer (got ${JSON.stringify(j[f])})`);
+  }
+  if ((j.L as number) * (j.D as number) * 2 > MAX_ROW_BYTES) throw new FeatureStoreError(`${path}: fields 'L' x 'D' (${String(j.L)} x ${String(j.D)}) make a row over ${MAX_ROW_BYTES} bytes`);
+}
+
+/** An array of distinct non-empty id strings; `seen` carries ids across lists (shards, failures). */
+function checkIds(ids: unknown, field: string, path: string, seen: Map<string, string>): asserts ids is string[] {
+  if (!Array.isArray(ids)) throw new FeatureStoreError(`${path}: field '${field}' must be an array of image ids`);
+  ids.forEach((id, i) => {
+    if (typeof id !== "string" || id === "") throw new FeatureStoreError(`${path}: field '${field}[${i}]' must be a non-empty string (got ${JSON.stringify(id)})`);
+    const other = seen.get(id);
+    if (other !== undefined) throw new FeatureStoreError(`${path}: image '${id}' is listed twice (${other} and ${field})`);
+    seen.set(id, field);
+  });
+}
+
+function checkFailures(failed: unknown, field: string, path: string, seen: Map<string, string>): asserts failed is FailedImage[] {
+  if (!Array.isArray(failed)) throw new FeatureStoreError(`${path}: field '${field}' must be an array of {id, reason}`);
+  failed.forEach((f, i) => {
+    if (!isObject(f) || typeof f.reason !== "string") throw new FeatureStoreError(`${path}: field '${field}[${i}]' must be {id, reason}`);
+  });
+  checkIds(failed.map((f: FailedImage) => f.id), field, path, seen);
+}
+
+/**
+ * Checks a manifest's every field, and its shards on disk: plain file names, distinct, each a
+ * regular file of exactly its rows' size. Counts must agree with the lists.
+ */
+function checkManifest(j: unknown, dir: string, path: string): StoreManifest {
+  checkStoreHeader(j, path);
+  const m = j as unknown as StoreManifest;
+  if (!Array.isArray(m.shards)) throw new FeatureStoreError(`${path}: field 'shards' must be an array of {file, ids}`);
+  const seen = new Map<string, string>();
+  const files = new Set<string>();
+  const rowBytes = m.L * m.D * 2;
+  m.shards.forEach((sh: unknown, k) => {
+    const field = `shards[${k}]`;
+    if (!isObject(sh)) throw new FeatureStoreError(`${path}: field '${field}' must be an object {file, ids}`);
+    if (!isPlainFileName(sh.file) || sh.file === "manifest.json" || sh.file === "plan.json") {
+      throw new FeatureStoreError(`${path}: field '${field}.file' must be a plain file name in the store folder (got ${JSON.stringify(sh.file)})`);
+    }
+    if (files.has(sh.file)) throw new FeatureStoreError(`${path}: field '${field}.file': shard file '${sh.file}' is listed twice`);
+    files.add(sh.file);
+    checkIds(sh.ids, `${field}.ids`, path, seen);
+  });
+  checkFailures(m.failed, "failed", path, seen);
+  const encoded = m.shards.reduce((s, x) => s + x.ids.length, 0);
+  if (m.encoded !== encoded) throw new FeatureStoreError(`${path}: field 'encoded' is ${JSON.stringify(m.encoded)} but the shards list ${encoded} images`);
+  if (m.images !== encoded + m.failed.length) throw new FeatureStoreError(`${path}: field 'images' is ${JSON.stringify(m.images)} but the shards and failures list ${encoded + m.failed.length}`);
+  // Sizes on disk, now: a shard one row short would otherwise surface as a read error mid-run.
+  m.shards.forEach((sh, k) => {
+    const { fd } = openRegularFile(join(dir, sh.file), { error: FeatureStoreError, what: `shard file (${path}: shards[${k}], ${sh.ids.length} rows of ${m.L}x${m.D})`, exactBytes: sh.ids.length * rowBytes });
+    closeSync(fd);
+  });
+  return m;
+}
+
+function checkPlan(j: unknown, path: string): StorePlan {
+  checkStoreHeader(j, path);
+  checkIds(j.ids, "ids", path, new Map());
+  return j as unknown as StorePlan;
+}
+
+/** Reads and checks plan.json (extraction's first file). */
+export function readStorePlan(path: string): StorePlan {
+  return checkPlan(readStoreJson(path), path);
+}
+
+/** A shard index as written by shard-writer.ts, or null if it is not one. */
+function asShardIndex(j: unknown): ShardIndex | null {
+  if (!isObject(j) || !Number.isInteger(j.shard) || !isPlainFileName(j.file) || typeof j.saturated !== "number") return null;
+  if (!Array.isArray(j.ids) || !j.ids.every((id) => typeof id === "string")) return null;
+  if (!Array.isArray(j.failed) || !j.failed.every((f) => isObject(f) && typeof f.id === "string" && typeof f.reason === "string")) return null;
+  return j as unknown as ShardIndex;
+}
 
 /** The index of shard k if that shard is complete on disk (index present, data the right size). */
 export function completedShard(dir: string, plan: StorePlan, k: number): ShardIndex | null {
@@ -94,16 +187,19 @@ export function completedShard(dir: string, plan: StorePlan, k: number): ShardIn
   const indexPath = join(dir, `${name}.json`);
   const dataPath = join(dir, `${name}.f16`);
   if (!existsSync(indexPath) || !existsSync(dataPath)) return null;
-  let idx: ShardIndex;
+  let idx: ShardIndex | null;
   try {
-    idx = JSON.parse(readFileSync(indexPath, "utf8")) as ShardIndex;
+    idx = asShardIndex(readStoreJson(indexPath));
   } catch {
     return null;
   }
+  if (!idx || idx.file !== `${name}.f16`) return null;
   const expectIds = plan.ids.slice(k * plan.shardSize, (k + 1) * plan.shardSize);
-  const got = new Set([...idx.ids, ...idx.failed.map((f) => f.id)]);
-  if (idx.shard !== k || got.size !== expectIds.length || !expectIds.every((id) => got.has(id))) return null;
-  if (statSync(dataPath).size !== idx.ids.length * plan.L * plan.D * 2) return null;
+  const listed = [...idx.ids, ...idx.failed.map((f) => f.id)];
+  const got = new Set(listed);
+  if (idx.shard !== k || got.size !== listed.length || got.size !== expectIds.length || !expectIds.every((id) => got.has(id))) return null;
+  const st = statSync(dataPath);
+  if (!st.isFile() || st.size !== idx.ids.length * plan.L * plan.D * 2) return null;
   return idx;
 }
 
@@ -147,6 +243,8 @@ export class FeatureStore {
   readonly complete: boolean;
   private readonly where = new Map<string, { shard: number; row: number }>();
   private readonly files: string[];
+  /** Rows in each shard (its expected size is rows x rowBytes). */
+  private readonly rows: number[];
   private readonly fds: (number | null)[];
   private readonly rowBytes: number;
   private readonly buf: Buffer;
@@ -162,6 +260,7 @@ export class FeatureStore {
     this.failed = m.failed;
     this.files = m.shards.map((s) => join(dir, s.file));
     this.fds = m.shards.map(() => null);
+    this.rows = m.shards.map((s) => s.ids.length);
     const ids: string[] = [];
     m.shards.forEach((s, shard) =>
       s.ids.forEach((id, row) => {
@@ -178,17 +277,13 @@ export class FeatureStore {
   static open(dir: string, opts: OpenOptions = {}): FeatureStore {
     const root = resolve(dir);
     const manifestPath = join(root, "manifest.json");
-    if (existsSync(manifestPath)) {
-      const m = readJsonFile<StoreManifest>(manifestPath);
-      if (m.format !== STORE_FORMAT || m.version !== STORE_VERSION || m.dtype !== "float16") {
-        throw new UserError(`${manifestPath}: not a sat feature store (format ${String(m.format)} v${String(m.version)})`);
-      }
-      return new FeatureStore(root, m, true);
-    }
+    if (!existsSync(root)) throw new FeatureStoreError(`${root}: no such folder (a feature store made by 'sat features')`);
+    if (!statSync(root).isDirectory()) throw new FeatureStoreError(`${root}: not a folder (a feature store is the folder 'sat features' wrote)`);
+    if (existsSync(manifestPath)) return new FeatureStore(root, checkManifest(readStoreJson(manifestPath), root, manifestPath), true);
     const planPath = join(root, "plan.json");
-    if (!existsSync(planPath)) throw new UserError(`${root}: not a feature store (no manifest.json); run 'sat features' first`);
-    if (!opts.allowPartial) throw new UserError(`${root}: feature extraction has not finished (no manifest.json); rerun 'sat features' to complete it`);
-    const plan = readJsonFile<StorePlan>(planPath);
+    if (!existsSync(planPath)) throw new FeatureStoreError(`${root}: not a feature store (no manifest.json); run 'sat features' first`);
+    if (!opts.allowPartial) throw new FeatureStoreError(`${root}: feature extraction has not finished (no manifest.json); rerun 'sat features' to complete it`);
+    const plan = readStorePlan(planPath);
     const shards: ShardIndex[] = [];
     for (let k = 0; k < shardCount(plan); k++) {
       const s = completedShard(root, plan, k);
@@ -208,7 +303,7 @@ export class FeatureStore {
   private fd(shard: number): number {
     let fd = this.fds[shard];
     if (fd === null) {
-      fd = openSync(this.files[shard], "r");
+      fd = openRegularFile(this.files[shard], { error: FeatureStoreError, what: "shard file", exactBytes: this.rows[shard] * this.rowBytes }).fd;
       this.fds[shard] = fd;
     }
     return fd;
@@ -217,7 +312,7 @@ export class FeatureStore {
   /** The [L, D] features of one image as float32, into `out` (at `offset`) if given. */
   read(id: string, out?: Float32Array, offset = 0): Float32Array {
     const w = this.where.get(id);
-    if (!w) throw new UserError(`feature store ${this.dir}: no features for image '${id}'`);
+    if (!w) throw new FeatureStoreError(`feature store ${this.dir}: no features for image '${id}'`);
     const n = this.L * this.D;
     const dst = out ?? new Float32Array(n);
     if (dst.length < offset + n) throw new RangeError(`output holds ${dst.length} floats, need ${offset + n}`);
@@ -225,7 +320,7 @@ export class FeatureStore {
     let got = 0;
     while (got < this.rowBytes) {
       const r = readSync(fd, this.buf, got, this.rowBytes - got, w.row * this.rowBytes + got);
-      if (r === 0) throw new Error(`${this.files[w.shard]}: truncated (row ${w.row})`);
+      if (r === 0) throw new FeatureStoreError(`${this.files[w.shard]}: truncated since the store was opened (row ${w.row})`);
       got += r;
     }
     const h = this.half;

@@ -55,6 +55,25 @@ export interface PreparedImage {
 /** Largest input accepted, in pixels (sharp's default limit is 268 Mpx; 100 Mpx keeps memory sane). */
 export const MAX_INPUT_PIXELS = 100_000_000;
 
+/** sharp's largest side for resize(): the image, its shorter side scaled to `resize`, must fit. */
+export const MAX_RESIZED_SIDE = 100_000_000;
+
+/** The size prepareImage resizes a w x h image to before the centre crop (shorter side exactly opts.resize). */
+export function resizedSize(w: number, h: number, opts: PreprocessOptions): { width: number; height: number } {
+  const s = opts.resize / Math.min(w, h);
+  return { width: Math.max(opts.resize, Math.round(w * s)), height: Math.max(opts.resize, Math.round(h * s)) };
+}
+
+/**
+ * Why prepareImage cannot take a w x h image (null if it can): so thin that, with its shorter
+ * side scaled up to opts.resize, the longer one passes sharp's limit (a 1 x 40,000,000 PNG).
+ */
+export function unsupportedShape(w: number, h: number, opts: PreprocessOptions): string | null {
+  const r = resizedSize(w, h, opts);
+  if (r.width <= MAX_RESIZED_SIDE && r.height <= MAX_RESIZED_SIDE) return null;
+  return `${w}x${h} would be resized to ${r.width}x${r.height}, over the decoder's ${MAX_RESIZED_SIDE} px per side (aspect ratio at most ${Math.floor(MAX_RESIZED_SIDE / opts.resize)}:1)`;
+}
+
 function classify(file: string, err: unknown): ImageError {
   const msg = String((err as Error)?.message ?? err).split("\n")[0];
   if (/unsupported image format|bad seek|Input (file|buffer) is missing/i.test(msg)) return new ImageError(file, "not an image (unsupported or unrecognised format)", msg.trim());
@@ -95,9 +114,9 @@ export async function prepareImage(buf: Uint8Array, opts: PreprocessOptions = PA
   let p = sharp(buf, sharpOpts).rotate();
   if (!(opts.keepExactCrop !== false && w === crop && h === crop)) {
     // Explicit target size (shorter side exactly `resize`), so the crop offsets are ours.
-    const s = resize / Math.min(w, h);
-    const rw = Math.max(resize, Math.round(w * s));
-    const rh = Math.max(resize, Math.round(h * s));
+    const shape = unsupportedShape(w, h, opts);
+    if (shape) throw new ImageError(file, "unsupported shape", shape);
+    const { width: rw, height: rh } = resizedSize(w, h, opts);
     if (resize < crop) throw new RangeError(`resize (${resize}) must be at least the crop (${crop})`);
     p = p
       .resize(rw, rh, { fit: "fill", kernel: "lanczos3" })

@@ -7,7 +7,7 @@
  * a model.json that points at half-written weights. A folder that is replaced as a whole
  * (a run's best/) goes through replaceDir, and loading reads its previous copy mid-swap.
  */
-import { mkdirSync, readFileSync, existsSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { ModelConfig } from "./config.js";
@@ -20,11 +20,12 @@ import {
   ModelFileError,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
+  WEIGHTS_HEADER_BYTES,
   type ModelEncoderInfo,
   type ModelFile,
 } from "./model-format.js";
 import { Vocabulary, type VocabularyJSON } from "../data/vocab.js";
-import { readableDir, writeFileAtomic } from "../util/fs.js";
+import { readableDir, readJsonFile, readRegularFile, writeFileAtomic } from "../util/fs.js";
 
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError, type ModelEncoderInfo, type ModelFile };
 
@@ -44,11 +45,17 @@ export function writeFloatFile(path: string, values: Float32Array): number {
   return crc;
 }
 
-/** Reads and validates a weights file of exactly `count` floats. */
+/**
+ * Reads and validates a weights file of exactly `count` floats. Its size is checked before
+ * anything is read, so a FIFO, a folder or a file of the wrong length never gets that far.
+ */
 export function readFloatFile(path: string, count: number): { values: Float32Array; crc: number } {
-  if (!existsSync(path)) throw new ModelFileError(`${path}: not found`);
-  return decodeFloatFile(readFileSync(path), count, path, crc32);
+  const bytes = readRegularFile(path, { error: ModelFileError, what: "weights file", exactBytes: WEIGHTS_HEADER_BYTES + 4 * count });
+  return decodeFloatFile(bytes, count, path, crc32);
 }
+
+/** model.json holds the vocabulary (COCO's ~10k words is ~200 kB); anything this large is not one. */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
 export function saveModel(
   dir: string,
@@ -76,13 +83,7 @@ export function saveModel(
 export function loadModel(modelDir: string): LoadedModel {
   const dir = readableDir(modelDir);
   const metaPath = join(dir, "model.json");
-  if (!existsSync(metaPath)) throw new ModelFileError(`${metaPath}: not found (is ${dir} a model directory?)`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(metaPath, "utf8"));
-  } catch (e) {
-    throw new ModelFileError(`${metaPath}: not valid JSON (${(e as Error).message})`);
-  }
+  const json = readJsonFile(metaPath, { error: ModelFileError, maxBytes: MAX_MODEL_JSON_BYTES });
   let vocab: Vocabulary | undefined;
   const { meta } = parseModelFile(json, metaPath, (v, where) => {
     try {
@@ -92,7 +93,8 @@ export function loadModel(modelDir: string): LoadedModel {
     }
     return vocab.words;
   });
-  const wPath = join(dir, meta.weights?.file ?? "weights.bin");
+  // parseModelFile has checked that weights.file is a plain name inside this folder.
+  const wPath = join(dir, meta.weights.file);
   const { values: params, crc } = readFloatFile(wPath, paramLayout(meta.config).total);
   checkWeightsCrc(meta, crc, wPath);
   return { meta, vocab: vocab!, params };

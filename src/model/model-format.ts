@@ -14,6 +14,10 @@ import { paramLayout } from "./layout.js";
 import type { VocabularyJSON } from "../data/vocab.js";
 import type { EncoderIdentity } from "../encoder/encoder.js";
 import type { EncoderSpec } from "../encoder/spec.js";
+import { ModelFileError } from "../errors.js";
+import { isPlainFileName } from "../util/file-name.js";
+
+export { ModelFileError };
 
 export const MODEL_FORMAT = "show-attend-tell/model";
 export const MODEL_FORMAT_VERSION = 1;
@@ -42,10 +46,6 @@ export interface ModelFile {
   encoder: ModelEncoderInfo;
   training: Record<string, unknown>;
   weights: { file: string; dtype: "float32"; count: number; crc32: number };
-}
-
-export class ModelFileError extends Error {
-  override name = "ModelFileError";
 }
 
 /** A CRC-32 function (Node passes zlib's, which is faster; both compute the same IEEE CRC). */
@@ -93,6 +93,7 @@ export function decodeFloatFile(buf: Uint8Array, count: number, source: string, 
   if (buf.byteLength < WEIGHTS_HEADER_BYTES) throw new ModelFileError(`${source}: truncated (${buf.byteLength} bytes, header is ${WEIGHTS_HEADER_BYTES})`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (dv.getUint32(0, true) !== WEIGHTS_MAGIC) throw new ModelFileError(`${source}: not a show-attend-tell weights file (bad magic)`);
+  if (dv.getUint32(4, true) !== 1) throw new ModelFileError(`${source}: weights format version ${dv.getUint32(4, true)} is not supported (expected 1)`);
   const n = dv.getUint32(8, true);
   if (n !== count) throw new ModelFileError(`${source}: holds ${n} parameters, the config needs ${count}`);
   if (buf.byteLength !== WEIGHTS_HEADER_BYTES + 4 * count) {
@@ -125,10 +126,11 @@ export function parseModelFile(
   source: string,
   readVocab: (vocab: unknown, where: string) => readonly string[] = vocabWords,
 ): { meta: ModelFile; words: readonly string[] } {
-  const meta = json as ModelFile;
-  if (!meta || typeof meta !== "object") throw new ModelFileError(`${source}: not a JSON object`);
+  if (!isObject(json)) throw new ModelFileError(`${source}: not a JSON object`);
+  const meta = json as unknown as ModelFile;
   if (meta.format !== MODEL_FORMAT) throw new ModelFileError(`${source}: format is ${JSON.stringify(meta.format)}, expected "${MODEL_FORMAT}"`);
-  if (meta.version !== MODEL_FORMAT_VERSION) throw new ModelFileError(`${source}: version ${meta.version} is not supported (expected ${MODEL_FORMAT_VERSION})`);
+  if (meta.version !== MODEL_FORMAT_VERSION) throw new ModelFileError(`${source}: version ${JSON.stringify(meta.version)} is not supported (expected ${MODEL_FORMAT_VERSION})`);
+  if (!isObject(meta.config)) throw new ModelFileError(`${source}: field 'config' must be an object`);
   let config: ModelConfig;
   try {
     config = resolveModelConfig(meta.config);
@@ -137,11 +139,47 @@ export function parseModelFile(
   }
   const words = readVocab(meta.vocab, `${source}: vocab`);
   if (words.length !== config.vocabSize) throw new ModelFileError(`${source}: vocab has ${words.length} words but config.vocabSize is ${config.vocabSize}`);
-  const enc = meta.encoder;
-  if (!enc || enc.grid?.[0] * enc.grid?.[1] !== enc.L || enc.L !== config.numLocations || enc.D !== config.featureDim) {
-    throw new ModelFileError(`${source}: encoder L/D (${enc?.L}/${enc?.D}) do not match config numLocations/featureDim (${config.numLocations}/${config.featureDim})`);
+  const enc = meta.encoder as unknown;
+  if (!isObject(enc)) throw new ModelFileError(`${source}: field 'encoder' must be an object`);
+  if (typeof enc.name !== "string" && enc.name !== undefined) throw new ModelFileError(`${source}: field 'encoder.name' must be a string`);
+  if (enc.spec !== undefined && enc.spec !== null && !isObject(enc.spec)) throw new ModelFileError(`${source}: field 'encoder.spec' must be an object or null`);
+  const grid = enc.grid;
+  if (!Array.isArray(grid) || grid.length !== 2 || !grid.every(isPositiveInt)) throw new ModelFileError(`${source}: field 'encoder.grid' must be two positive integers [h, w]`);
+  for (const f of ["L", "D"] as const) {
+    if (!isPositiveInt(enc[f])) throw new ModelFileError(`${source}: field 'encoder.${f}' must be a positive integer (got ${JSON.stringify(enc[f])})`);
   }
-  return { meta: { ...meta, config }, words };
+  if (grid[0] * grid[1] !== enc.L || enc.L !== config.numLocations || enc.D !== config.featureDim) {
+    throw new ModelFileError(`${source}: encoder L/D (${enc.L}/${enc.D}) do not match config numLocations/featureDim (${config.numLocations}/${config.featureDim})`);
+  }
+  if (meta.training !== undefined && !isObject(meta.training)) throw new ModelFileError(`${source}: field 'training' must be an object`);
+  checkWeightsField(meta.weights, paramLayout(config).total, source);
+  return { meta: { ...meta, config, training: meta.training ?? {} }, words };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isPositiveInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v > 0;
+}
+
+/**
+ * The `weights` field: a plain file name inside the model folder (a path there would let a
+ * model.json read, or `sat serve` publish, any file on the machine), float32, the count the
+ * config implies (the weights header stores it as a u32), and a u32 CRC-32.
+ */
+function checkWeightsField(w: unknown, total: number, source: string): void {
+  if (!isObject(w)) throw new ModelFileError(`${source}: field 'weights' must be an object {file, dtype, count, crc32}`);
+  if (!isPlainFileName(w.file) || w.file === "model.json") {
+    throw new ModelFileError(`${source}: field 'weights.file' must be a plain file name in the model folder (got ${JSON.stringify(w.file)})`);
+  }
+  if (w.dtype !== "float32") throw new ModelFileError(`${source}: field 'weights.dtype' must be "float32" (got ${JSON.stringify(w.dtype)})`);
+  if (total > 0xffffffff) throw new ModelFileError(`${source}: config needs ${total} parameters, more than a weights file can hold (2^32 - 1)`);
+  if (w.count !== total) throw new ModelFileError(`${source}: field 'weights.count' is ${JSON.stringify(w.count)}, the config needs ${total}`);
+  if (typeof w.crc32 !== "number" || !Number.isInteger(w.crc32) || w.crc32 < 0 || w.crc32 > 0xffffffff) {
+    throw new ModelFileError(`${source}: field 'weights.crc32' must be an unsigned 32-bit integer (got ${JSON.stringify(w.crc32)})`);
+  }
 }
 
 /** Checks the weights' CRC-32 against the one model.json records (it names the weights it was saved with). */

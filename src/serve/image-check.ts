@@ -9,6 +9,7 @@
  * JPEG in ~1 ms against ~140 ms to decode (measured here; test/serve/api.test.ts relies on it).
  */
 import sharp, { type Metadata } from "sharp";
+import { unsupportedShape, type PreprocessOptions } from "../data/images.js";
 import { ApiError } from "./errors.js";
 
 /** Formats recognised by their first bytes, in sharp's format names. */
@@ -31,8 +32,11 @@ export interface ImageHeader {
   height: number;
 }
 
-/** Throws ApiError 400/413/415 for empty, non-image, unreadable-header or too-large uploads. */
-export async function checkImageHeader(bytes: Uint8Array, maxPixels: number): Promise<ImageHeader> {
+/**
+ * Throws ApiError 400/413/415 for empty, non-image, unreadable-header or too-large uploads, and
+ * for shapes the decoder cannot take with `preprocess` (400 unsupported_shape).
+ */
+export async function checkImageHeader(bytes: Uint8Array, maxPixels: number, preprocess?: PreprocessOptions): Promise<ImageHeader> {
   if (bytes.length === 0) throw new ApiError(400, "empty_body", "the request has no image (0 bytes)");
   const sniffed = sniffImageFormat(bytes);
   if (!sniffed) throw new ApiError(415, "not_an_image", "the upload is not an image: its first bytes match none of JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF");
@@ -49,5 +53,7 @@ export async function checkImageHeader(bytes: Uint8Array, maxPixels: number): Pr
   if (width * height > maxPixels) {
     throw new ApiError(413, "image_too_large", `the image is ${width}x${height} = ${(width * height / 1e6).toFixed(1)} Mpx, over the server's limit of ${(maxPixels / 1e6).toFixed(1)} Mpx (--max-pixels)`);
   }
+  const shape = preprocess && unsupportedShape(width, height, preprocess);
+  if (shape) throw new ApiError(400, "unsupported_shape", `the image cannot be captioned: ${shape}`);
   return { format: meta.format ?? sniffed, width, height };
 }

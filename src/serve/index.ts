@@ -6,9 +6,12 @@
 import type { FastifyInstance } from "fastify";
 import type { EngineChoice } from "../engine/select.js";
 import { CaptionPool, type PoolOptions } from "./pool.js";
-import { buildServer, type ServerLimits } from "./server.js";
+import { OptionError } from "../errors.js";
+import { checkAccessOptions, type AccessOptions } from "./access.js";
+import { buildServer, checkLimits, DEFAULT_LIMITS, type ServerLimits } from "./server.js";
 
-export { buildServer, DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from "./server.js";
+export { buildServer, checkLimits, DEFAULT_LIMITS, LIMIT_RANGES, type ServerLimits, type ServerOptions } from "./server.js";
+export { checkAccessOptions, isLoopbackHost, type AccessOptions } from "./access.js";
 export { CaptionPool, type PoolOptions } from "./pool.js";
 export { ApiError } from "./errors.js";
 
@@ -23,6 +26,8 @@ export interface StartOptions {
   limits?: Partial<ServerLimits>;
   defaults?: Partial<{ beam: number; topN: number; maxLength: number }>;
   webRoot?: string;
+  /** Host allow-list, --cors origins, bearer token (the bound host is added to the allow-list). */
+  access?: Omit<AccessOptions, "boundHost">;
   /** Test hooks, passed to the pool. */
   workerModule?: PoolOptions["workerModule"];
   workerData?: unknown;
@@ -36,7 +41,25 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Worker threads, queue length and port in their working ranges (each worker holds a model and an encoder). */
+export const START_RANGES = {
+  concurrency: { min: 1, max: 256 },
+  queueLimit: { min: 0, max: 100_000 },
+  port: { min: 0, max: 65535 },
+} as const;
+
+/** Checks every option before any worker starts; throws OptionError naming the first bad one. */
+export function checkStartOptions(o: StartOptions): void {
+  for (const [k, r] of Object.entries(START_RANGES) as [keyof typeof START_RANGES, { min: number; max: number }][]) {
+    const v = o[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < r.min || v > r.max)) throw new OptionError(`${k} must be an integer in [${r.min}, ${r.max}] (got ${JSON.stringify(v)})`);
+  }
+  checkLimits({ ...DEFAULT_LIMITS, ...o.limits });
+  checkAccessOptions(o.access ?? {});
+}
+
 export async function startServer(o: StartOptions): Promise<RunningServer> {
+  checkStartOptions(o);
   const pool = await CaptionPool.start({
     modelDir: o.modelDir,
     engine: o.engine,
@@ -48,8 +71,9 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   });
   let app: FastifyInstance;
   try {
-    app = await buildServer({ pool, modelDir: o.modelDir, limits: o.limits, defaults: o.defaults, webRoot: o.webRoot, logError: o.log });
-    await app.listen({ host: o.host ?? "127.0.0.1", port: o.port ?? 8080 });
+    const host = o.host ?? "127.0.0.1";
+    app = await buildServer({ pool, modelDir: o.modelDir, limits: o.limits, defaults: o.defaults, webRoot: o.webRoot, logError: o.log, access: { ...o.access, boundHost: host } });
+    await app.listen({ host, port: o.port ?? 8080 });
   } catch (e) {
     await pool.close();
     throw e;

@@ -37,13 +37,14 @@ export const healthSchema = {
 
 export const limitsSchema = {
   type: "object",
-  required: ["maxBytes", "maxPixels", "maxBeam", "maxLength", "timeoutMs"],
+  required: ["maxBytes", "maxPixels", "maxBeam", "maxLength", "timeoutMs", "uploadMemory"],
   properties: {
     maxBytes: { type: "integer", description: "largest upload in bytes" },
     maxPixels: { type: "integer", description: "largest image (width x height, read from its header)" },
     maxBeam: { type: "integer" },
     maxLength: { type: "integer", description: "largest maxLength a request may ask for" },
     timeoutMs: { type: "integer", description: "per request, queueing included" },
+    uploadMemory: { type: "integer", description: "bytes of uploads in flight (received, queued or captioned); more get 503 at once" },
   },
 } as const;
 
@@ -143,12 +144,14 @@ export const captionResponseSchema = {
 export function errorResponses(...statuses: number[]): Record<number, Omit<typeof errorSchema, "description"> & { description: string }> {
   const what: Record<number, string> = {
     400: "empty, truncated or corrupt image, or a bad query parameter",
+    401: "the server needs a bearer token (--token) and the request has none, or a wrong one",
+    403: "Host not allowed (DNS rebinding guard: --allow-host), or a cross-origin request not allowed (--cors)",
     404: "not found",
     413: "body over maxBytes, or image dimensions over maxPixels (read from the header before decoding)",
     415: "unsupported Content-Type, or bytes that are not an image",
     429: "queue full (Retry-After)",
     500: "internal error, or the caption worker crashed (it is restarted)",
-    503: "timed out waiting in the queue, shutting down, or the web page not built",
+    503: "too many uploads in flight (Retry-After), timed out waiting in the queue, shutting down, or the web page not built",
     504: "captioning took longer than the timeout",
   };
   return Object.fromEntries(statuses.map((s) => [s, { ...errorSchema, description: what[s] ?? "error" }]));

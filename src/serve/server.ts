@@ -6,14 +6,20 @@
  */
 import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import fastifyMultipart from "@fastify/multipart";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
+import { MAX_INPUT_PIXELS, preprocessFor } from "../data/images.js";
 import { resnet50ModelPath } from "../encoder/resnet.js";
+import { OptionError } from "../errors.js";
+import { registerAccess, type AccessOptions } from "./access.js";
 import { ApiError, errorBody } from "./errors.js";
 import { checkImageHeader } from "./image-check.js";
+import { readRawBody } from "./raw-body.js";
+import { UploadBudget } from "./upload-budget.js";
 import type { CaptionPool } from "./pool.js";
 import { captionQuerySchema, captionResponseSchema, errorResponses, healthSchema, modelInfoSchema } from "./schemas.js";
 
@@ -28,9 +34,36 @@ export interface ServerLimits {
   maxLength: number;
   /** Per request, from admission to the queue to the result (default 30 s). */
   timeoutMs: number;
+  /** Bytes of uploads in flight (received, queued or being captioned); past it, 503 at once (default 100 MiB). */
+  uploadMemory: number;
 }
 
-export const DEFAULT_LIMITS: ServerLimits = { maxBytes: 10 * 1024 * 1024, maxPixels: 50_000_000, maxBeam: 10, maxLength: 50, timeoutMs: 30_000 };
+export const DEFAULT_LIMITS: ServerLimits = { maxBytes: 10 * 1024 * 1024, maxPixels: 50_000_000, maxBeam: 10, maxLength: 50, timeoutMs: 30_000, uploadMemory: 100 * 1024 * 1024 };
+
+/**
+ * The range in which each limit works: uploads up to 1 GiB (one Buffer each); pixels up to
+ * what the decoder accepts (src/data/images.ts); beams and lengths the decoder handles in
+ * reasonable time; a timeout that fits a timer (setTimeout fires at once past 2^31 - 1 ms,
+ * which failed every request with 504), here at most a day; an upload budget that holds at
+ * least one largest upload.
+ */
+export const LIMIT_RANGES: Readonly<Record<keyof ServerLimits, { min: number; max: number }>> = {
+  maxBytes: { min: 1, max: 1024 * 1024 * 1024 },
+  maxPixels: { min: 1, max: MAX_INPUT_PIXELS },
+  maxBeam: { min: 1, max: 100 },
+  maxLength: { min: 1, max: 500 },
+  timeoutMs: { min: 1, max: 24 * 3600 * 1000 },
+  uploadMemory: { min: 1, max: 64 * 1024 * 1024 * 1024 },
+};
+
+/** Throws OptionError naming the first limit outside LIMIT_RANGES (or below one upload, for uploadMemory). */
+export function checkLimits(l: ServerLimits): void {
+  for (const [k, r] of Object.entries(LIMIT_RANGES) as [keyof ServerLimits, { min: number; max: number }][]) {
+    const v = l[k];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < r.min || v > r.max) throw new OptionError(`server limit ${k} must be an integer in [${r.min}, ${r.max}] (got ${JSON.stringify(v)})`);
+  }
+  if (l.uploadMemory < l.maxBytes) throw new OptionError(`server limit uploadMemory (${l.uploadMemory}) must hold at least one upload of maxBytes (${l.maxBytes})`);
+}
 
 export interface ServerOptions {
   pool: CaptionPool;
@@ -42,6 +75,8 @@ export interface ServerOptions {
   webRoot?: string;
   /** Where 5xx errors are reported (default: stderr, one line). */
   logError?: (line: string) => void;
+  /** Host allow-list, cross-origin policy and bearer token (access.ts; defaults: the safe ones). */
+  access?: AccessOptions;
 }
 
 /** Content types accepted as the raw image body; anything else but multipart is refused (415). */
@@ -73,6 +108,8 @@ function safeRelative(p: string, allowSubdirs: boolean): boolean {
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  checkLimits(limits);
+  const uploads = new UploadBudget(limits.uploadMemory);
   const { pool } = opts;
   const meta = pool.info.meta;
   const modelDir = resolve(opts.modelDir);
@@ -80,6 +117,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const webRoot = opts.webRoot ?? defaultWebRoot();
   const logError = opts.logError ?? ((l: string) => process.stderr.write(l + "\n"));
   const grid = meta.encoder.grid;
+  const preprocess = preprocessFor(pool.info.inputSize);
 
   const app = Fastify({
     // The raw-body parser enforces this; multipart has its own limits below.
@@ -122,6 +160,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addHook("onSend", async (_req, reply) => {
     if (closing) reply.header("connection", "close");
   });
+  registerAccess(app, opts.access ?? {});
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody("not_found", `no such resource: ${req.method} ${req.url.split("?")[0]}`)));
 
   await app.register(fastifySwagger, {
@@ -162,8 +201,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // Only reply.sendFile: every route that serves files is declared below.
   await app.register(fastifyStatic, { root: modelDir, serve: false });
   // Raw image bodies as one Buffer, at most maxBytes (413 past it, before reading it all when
-  // Content-Length says so).
-  app.addContentTypeParser(RAW_TYPES_WITH_PARAMS, { parseAs: "buffer", bodyLimit: limits.maxBytes }, (_req, body, done) => done(null, body));
+  // Content-Length says so), filled in place (raw-body.ts: the upload budget counts it once).
+  app.addContentTypeParser(RAW_TYPES_WITH_PARAMS, { bodyLimit: limits.maxBytes }, async (req: FastifyRequest, payload: Readable) => readRawBody(req.raw, payload, limits.maxBytes));
 
   app.get("/healthz", { schema: { summary: "liveness and queue state", response: { 200: healthSchema } } }, async () => ({ status: "ok", queue: pool.stats() }));
 
@@ -231,11 +270,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       schema: {
         summary: "caption one image: multipart field 'image', or the raw bytes as the body",
         querystring: captionQuerySchema,
-        response: { 200: captionResponseSchema, ...errorResponses(400, 413, 415, 429, 500, 503, 504) },
+        response: { 200: captionResponseSchema, ...errorResponses(400, 401, 403, 413, 415, 429, 500, 503, 504) },
       },
       // Before the body is read: refuse what cannot be an image upload, and bodies whose
       // declared length is over the limit, without reading them.
-      onRequest: async (req) => {
+      onRequest: async (req, reply) => {
         const type = mediaType(req);
         const length = Number(req.headers["content-length"] ?? NaN);
         if (!type && !req.headers["transfer-encoding"] && !(length > 0)) {
@@ -248,6 +287,15 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         }
         // Refused now rather than after reading the upload (submit() checks again after).
         pool.checkAdmission();
+        // The bytes this upload may hold until its response is done: what it declares, or the most it may send.
+        const most = limits.maxBytes + (multipart ? MULTIPART_OVERHEAD : 0);
+        const reserve = length > 0 ? Math.min(length, most) : most;
+        if (!uploads.tryReserve(reserve)) {
+          // The refused body is read and discarded, not held; closing the connection instead
+          // would let a client still sending see a reset rather than this answer.
+          throw new ApiError(503, "uploads_busy", `too many uploads in flight (${uploads.inUse} of the server's ${limits.uploadMemory} bytes for them); retry later`, { "retry-after": "1" });
+        }
+        reply.raw.once("close", () => uploads.release(reserve));
       },
     },
     async (req, reply) => {
@@ -263,7 +311,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       if (q.overlay && grid[0] !== grid[1]) throw new ApiError(400, "bad_query", `overlay needs a square encoder grid; this model's is ${grid[0]}x${grid[1]}`);
 
       const bytes = mediaType(req) === "multipart/form-data" ? await readMultipartImage(req) : ((req.body as Buffer | undefined) ?? Buffer.alloc(0));
-      await checkImageHeader(bytes, limits.maxPixels);
+      await checkImageHeader(bytes, limits.maxPixels, preprocess);
 
       // A client that hangs up frees its place in the queue.
       const abort = new AbortController();

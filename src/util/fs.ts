@@ -1,10 +1,14 @@
 /**
+ * Files on disk, both ways. Reads of anything the user gave us go through readRegularFile /
+ * readTextFile: regular files only, sizes checked before reading, one-line UserErrors.
+ *
  * Crash-safe file writes. A reader (or a run resumed after SIGKILL) must only ever see the
  * old file or the complete new one, so data goes to a temporary sibling, is fsynced, and is
  * renamed into place; the folder is fsynced too, so the rename itself survives a power cut.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
+import { UserError } from "../errors.js";
 
 /** fsync a folder, so that renames and new entries in it are on disk. */
 export function fsyncDir(dir: string): void {
@@ -28,15 +32,25 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w");
   try {
-    const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    crashPoint();
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      crashPoint();
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    // A full disk or a vanished folder: the old file is untouched; do not leave the half-written one.
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw e;
   }
-  renameSync(tmp, path);
   crashPoint();
   fsyncDir(dirname(path));
 }
@@ -92,4 +106,133 @@ export function removeStaleTemps(dir: string): number {
     }
   }
   return n;
+}
+
+/** A UserError subclass (src/errors.ts) that names the concern of the file being read. */
+export type UserErrorClass = new (message: string) => UserError;
+
+export interface ReadCheckedOptions {
+  /** The error class thrown for every problem (default UserError). */
+  error?: UserErrorClass;
+  /** Refuse larger files before reading them. */
+  maxBytes?: number;
+  /** Refuse files of any other size before reading them (weights, shards: the size follows from the layout). */
+  exactBytes?: number;
+  /** What the file is, for the messages (e.g. "weights file"). */
+  what?: string;
+}
+
+function errnoText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === "ENOENT") return "not found";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "ENOTDIR") return "not found (a part of the path is not a folder)";
+  if (code === "ELOOP") return "too many symbolic links";
+  if (code === "ENAMETOOLONG") return "path too long";
+  return `cannot read (${code ?? String((e as Error)?.message ?? e).split("\n")[0]})`;
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return "a folder";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  return "not a regular file";
+}
+
+/**
+ * Opens a file the user gave us, only if it is a regular file: the open is non-blocking, so a
+ * FIFO cannot hang it, and the type is checked on the descriptor, so nothing can be swapped in
+ * between check and read. Every problem is one `error` naming the path. The caller closes fd.
+ */
+export function openRegularFile(path: string, opts: ReadCheckedOptions = {}): { fd: number; size: number } {
+  const Err = opts.error ?? UserError;
+  const what = opts.what ? `${opts.what} ` : "";
+  if (typeof path !== "string" || path === "") throw new Err(`${what}path is empty`);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new Err(`${path}: ${what}${errnoText(e)}`);
+  }
+  const st = fstatSync(fd);
+  const fail = (msg: string): never => {
+    closeSync(fd);
+    throw new Err(`${path}: ${msg}`);
+  };
+  if (!st.isFile()) fail(`${what}is ${fileKind(st)}, not a regular file`);
+  if (opts.exactBytes !== undefined && st.size !== opts.exactBytes) {
+    fail(`${what}is ${st.size} bytes, expected ${opts.exactBytes} (${st.size < opts.exactBytes ? "truncated" : "padded or not this file"})`);
+  }
+  if (opts.maxBytes !== undefined && st.size > opts.maxBytes) fail(`${what}is ${st.size} bytes, over the ${opts.maxBytes}-byte limit for it`);
+  return { fd, size: st.size };
+}
+
+/** The bytes of a regular file, checked as openRegularFile does. */
+export function readRegularFile(path: string, opts: ReadCheckedOptions = {}): Buffer {
+  const { fd, size } = openRegularFile(path, opts);
+  try {
+    const buf = Buffer.alloc(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, buf, off, size - off, off);
+      if (n === 0) throw new (opts.error ?? UserError)(`${path}: ${opts.what ? `${opts.what} ` : ""}shrank while being read`);
+      off += n;
+    }
+    return buf;
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new (opts.error ?? UserError)(`${path}: ${errnoText(e)}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A text file as a string: UTF-8, a leading byte-order mark dropped (Windows editors write
+ * one, and JSON.parse refuses it), checked as openRegularFile does.
+ */
+export function readTextFile(path: string, opts: ReadCheckedOptions = {}): string {
+  return readRegularFile(path, opts).toString("utf8").replace(/^\uFEFF/, "");
+}
+
+/** JSON.parse, with a syntax error as one `error` naming `source` (a file, or file:line). */
+export function parseJsonText(text: string, source: string, error: UserErrorClass = UserError): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new error(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A JSON file, read as readTextFile does and parsed as parseJsonText does. */
+export function readJsonFile(path: string, opts: ReadCheckedOptions = {}): unknown {
+  return parseJsonText(readTextFile(path, opts), path, opts.error);
+}
+
+/** Splits text into lines at LF, CRLF or a lone CR (old Mac files), so no line keeps a stray \r. */
+export function splitLines(text: string): string[] {
+  return text.split(/\r\n|\r|\n/);
+}
+
+/**
+ * Refuses, before any work is done, an output path that cannot be written: a folder, or a
+ * file in a folder that does not exist. (`flag` names the option that gave it.)
+ */
+export function checkOutputPath(path: string, flag: string): void {
+  let st: Stats | undefined;
+  try {
+    st = statSync(path);
+  } catch {
+    st = undefined;
+  }
+  if (st?.isDirectory()) throw new UserError(`${flag} ${path}: is a folder; give a file name`);
+  const dir = dirname(path);
+  let dirSt: Stats | undefined;
+  try {
+    dirSt = statSync(dir);
+  } catch {
+    dirSt = undefined;
+  }
+  if (!dirSt?.isDirectory()) throw new UserError(`${flag} ${path}: folder ${dir} does not exist`);
 }

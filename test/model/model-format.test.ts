@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { resolveModelConfig } from "../../src/model/config.js";
+import { paramLayout } from "../../src/model/layout.js";
 import { initParams } from "../../src/model/init.js";
 import { saveModel } from "../../src/model/model-dir.js";
 import { crc32, decodeFloatFile, decodeModelWeights, encodeFloatFile, parseModelFile, ModelFileError } from "../../src/model/model-format.js";
@@ -50,7 +51,9 @@ test("a model saved by model-dir parses and decodes to the same parameters", () 
 });
 
 test("model.json checks name the file and the field", () => {
-  const good = { format: "show-attend-tell/model", version: 1, config: { vocabSize: 5 }, vocab: { words: ["<pad>", "<start>", "<end>", "<unk>", "a"] }, encoder: { grid: [14, 14], L: 196, D: 1024 } };
+  const count = paramLayout(resolveModelConfig({ vocabSize: 5 })).total;
+  const weights = { file: "weights.bin", dtype: "float32", count, crc32: 0 };
+  const good = { format: "show-attend-tell/model", version: 1, config: { vocabSize: 5 }, vocab: { words: ["<pad>", "<start>", "<end>", "<unk>", "a"] }, encoder: { grid: [14, 14], L: 196, D: 1024 }, weights };
   assert.equal(parseModelFile(good, "m.json").meta.config.hiddenDim, 1024);
   assert.throws(() => parseModelFile({ ...good, format: "x" }, "m.json"), /m\.json: format is "x"/);
   assert.throws(() => parseModelFile({ ...good, version: 2 }, "m.json"), /version 2 is not supported/);
@@ -59,4 +62,35 @@ test("model.json checks name the file and the field", () => {
   assert.throws(() => parseModelFile({ ...good, vocab: { words: 3 } }, "m.json"), /m\.json: vocab: field 'words' must be an array of strings/);
   assert.throws(() => parseModelFile({ ...good, encoder: { grid: [7, 7], L: 49, D: 1024 } }, "m.json"), /encoder L\/D \(49\/1024\) do not match/);
   assert.throws(() => parseModelFile(null, "m.json"), /not a JSON object/);
+  // Every field's type, named, rather than a TypeError from deep inside.
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ config: null }, /field 'config' must be an object/],
+    [{ config: [5] }, /field 'config' must be an object/],
+    [{ encoder: null }, /field 'encoder' must be an object/],
+    [{ encoder: { grid: "14x14", L: 196, D: 1024 } }, /field 'encoder\.grid' must be two positive integers/],
+    [{ encoder: { grid: [14, 14], L: "196", D: 1024 } }, /field 'encoder\.L' must be a positive integer/],
+    [{ encoder: { grid: [14, 14], L: 196, D: -1 } }, /field 'encoder\.D' must be a positive integer/],
+    [{ training: [] }, /field 'training' must be an object/],
+    [{ weights: undefined }, /field 'weights' must be an object/],
+    [{ weights: { ...weights, dtype: "float16" } }, /field 'weights\.dtype' must be "float32"/],
+    [{ weights: { ...weights, count: count + 1 } }, /field 'weights\.count' is \d+, the config needs \d+/],
+    [{ weights: { ...weights, crc32: -1 } }, /field 'weights\.crc32' must be an unsigned 32-bit integer/],
+    [{ weights: { ...weights, crc32: 2 ** 32 } }, /field 'weights\.crc32'/],
+  ];
+  for (const [patch, pattern] of bad) {
+    assert.throws(() => parseModelFile({ ...good, ...patch }, "m.json"), (e: Error) => e instanceof ModelFileError && /^m\.json: /.test(e.message) && pattern.test(e.message), JSON.stringify(patch));
+  }
+});
+
+test("weights.file must be a plain file name in the model folder", () => {
+  const count = paramLayout(resolveModelConfig({ vocabSize: 5 })).total;
+  const good = { format: "show-attend-tell/model", version: 1, config: { vocabSize: 5 }, vocab: { words: ["<pad>", "<start>", "<end>", "<unk>", "a"] }, encoder: { grid: [14, 14], L: 196, D: 1024 } };
+  for (const file of ["../../etc/passwd", "/etc/passwd", "sub/weights.bin", "..\\weights.bin", "..", ".", "", "model.json", "w\u0000.bin", 42, null, ["weights.bin"]]) {
+    assert.throws(
+      () => parseModelFile({ ...good, weights: { file, dtype: "float32", count, crc32: 0 } }, "m.json"),
+      (e: Error) => e instanceof ModelFileError && /m\.json: field 'weights\.file' must be a plain file name in the model folder/.test(e.message),
+      JSON.stringify(file),
+    );
+  }
+  assert.equal(parseModelFile({ ...good, weights: { file: "weights-v2.bin", dtype: "float32", count, crc32: 0 } }, "m.json").meta.weights.file, "weights-v2.bin");
 });

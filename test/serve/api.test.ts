@@ -75,7 +75,7 @@ describe("routes", () => {
     assert.deepEqual(j.encoder, { spec: meta.encoder.spec, name: "tiny-mixed", grid: [8, 8], L: 64, D: 5 });
     assert.deepEqual(j.training, { note: "serve test model" });
     assert.ok(j.engine === "native" || j.engine === "reference");
-    assert.deepEqual(j.limits, { maxBytes: 2 * 1024 * 1024, maxPixels: 4_000_000, maxBeam: 10, maxLength: 50, timeoutMs: 30_000 });
+    assert.deepEqual(j.limits, { maxBytes: 2 * 1024 * 1024, maxPixels: 4_000_000, maxBeam: 10, maxLength: 50, timeoutMs: 30_000, uploadMemory: 100 * 1024 * 1024 });
     assert.deepEqual(j.defaults, { beam: 3, topN: 1, maxLength: 20 });
   });
 

@@ -32,7 +32,7 @@ export function photo(format: "jpeg" | "png" | "webp" = "jpeg"): Promise<Buffer>
   return (format === "jpeg" ? s.jpeg({ quality: 90 }) : format === "png" ? s.png() : s.webp({ lossless: true })).toBuffer();
 }
 
-function pngChunk(type: string, data: Buffer): Buffer {
+export function pngChunk(type: string, data: Buffer): Buffer {
   const len = Buffer.alloc(4);
   len.writeUInt32BE(data.length);
   const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
@@ -54,4 +54,16 @@ export function pngBomb(side = 20000): Buffer {
   ihdr[9] = 2; // RGB
   const rows = deflateSync(Buffer.alloc(10 * (1 + 3 * side)));
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk("IHDR", ihdr), pngChunk("IDAT", rows)]);
+}
+
+/** A complete greyscale PNG of w x h (rows of mid-grey): small once deflated, whatever its shape. */
+export function thinPng(w: number, h: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // greyscale
+  const raw = Buffer.alloc(h * (1 + w), 0x80);
+  for (let y = 0; y < h; y++) raw[y * (1 + w)] = 0; // filter byte: none
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk("IHDR", ihdr), pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", Buffer.alloc(0))]);
 }

@@ -14,6 +14,7 @@ import { DEFAULT_SYNTHETIC_TASK, runSyntheticTask, saveSyntheticTaskModel } from
 import { UserError } from "../errors.js";
 import { ProgressLine } from "../progress.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt } from "../parse.js";
+import { writeFileAtomic } from "../../util/fs.js";
 
 interface DemoOptions {
   out: string;
@@ -112,7 +113,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
     figures.push(path);
   }
   const scenes = written.map((s, i) => ({ image: `scenes/${s.id}.png`, caption: res.captions[i], references: s.captions.map((c) => c.text) }));
-  writeFileSync(join(out, "results.json"), JSON.stringify({ exactMatch: res.exactMatch, localisation: loc, captions: res.captions, scenes }, null, 2) + "\n");
+  writeFileAtomic(join(out, "results.json"), JSON.stringify({ exactMatch: res.exactMatch, localisation: loc, captions: res.captions, scenes }, null, 2) + "\n");
   res.engine.dispose();
   console.log("");
   console.log(`model:   ${modelDir}`);

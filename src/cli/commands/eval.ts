@@ -13,7 +13,6 @@
  * The two image sets must be identical; otherwise the command refuses with the counts and a
  * few of the offending ids (a silently shrunken test set is not comparable with papers).
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { Command, Option } from "commander";
 import {
@@ -29,7 +28,7 @@ import { UserError } from "../errors.js";
 import { parseNonNegativeNumber, parsePositiveInt } from "../parse.js";
 import { ProgressLine } from "../progress.js";
 import { FeatureStore } from "../../data/feature-store.js";
-import { writeFileAtomic } from "../../util/fs.js";
+import { checkOutputPath, parseJsonText, readTextFile, splitLines, writeFileAtomic } from "../../util/fs.js";
 import { captionStoredImages } from "../../decode/split.js";
 import { createEngine, type EngineChoice } from "../../engine/select.js";
 import { loadModel as loadModelDir } from "../../model/model-dir.js";
@@ -57,23 +56,22 @@ interface EvalOptions {
 const ID_FIELDS = ["image_id", "imageId", "image", "id"] as const;
 const CAPTION_FIELDS = ["caption", "text", "hyp"] as const;
 
+/** Caption files of any test set in use are a few MB; COCO's val references are ~25 MB. */
+const MAX_EVAL_INPUT_BYTES = 1024 * 1024 * 1024;
+
 function readText(path: string): string {
-  if (!existsSync(path)) throw new UserError(`${path}: no such file`);
-  return readFileSync(path, "utf8");
+  return readTextFile(path, { maxBytes: MAX_EVAL_INPUT_BYTES });
 }
 
-function parseJson(path: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+function parseJson(source: string, text: string): unknown {
+  return parseJsonText(text, source);
 }
 
 function idOf(row: Record<string, unknown>, where: string): string {
   for (const f of ID_FIELDS) {
     const v = row[f];
-    if (typeof v === "string" || typeof v === "number") return String(v);
+    if ((typeof v === "string" && v.trim() !== "") || (typeof v === "number" && Number.isFinite(v))) return String(v);
+    if (v !== undefined) throw new UserError(`${where}: field '${f}' must be a non-empty string or a number (got ${JSON.stringify(v)})`);
   }
   throw new UserError(`${where}: no image id (expected one of ${ID_FIELDS.join(", ")})`);
 }
@@ -99,7 +97,7 @@ export function readHypotheses(path: string): Map<string, string> {
   const ext = extname(path).toLowerCase();
   const looksJsonl = ext === ".jsonl" || ext === ".ndjson" || (trimmed.startsWith("{") && trimmed.includes("\n") && !isJson(trimmed));
   if (looksJsonl) {
-    text.split(/\r?\n/).forEach((line, i) => {
+    splitLines(text).forEach((line, i) => {
       if (!line.trim()) return;
       const where = `${path}:${i + 1}`;
       const row = parseJson(where, line);
@@ -148,14 +146,18 @@ export function readReferences(path: string): Map<string, string[]> {
       if (!a || typeof a !== "object") throw new UserError(`${where}: expected {"image_id", "caption"}`);
       const r = a as Record<string, unknown>;
       const id = idOf(r, where);
+      const caption = captionOf(r, where);
+      if (caption.trim() === "") throw new UserError(`${where}: field 'caption' is empty`);
       let list = out.get(id);
       if (!list) out.set(id, (list = []));
-      list.push(captionOf(r, where));
+      list.push(caption);
     });
   } else if (j && typeof j === "object" && !Array.isArray(j)) {
     for (const [id, v] of Object.entries(j as Record<string, unknown>)) {
       if (!Array.isArray(v) || v.some((c) => typeof c !== "string")) throw new UserError(`${path}: image '${id}': expected an array of caption strings`);
       if (v.length === 0) throw new UserError(`${path}: image '${id}': no reference captions`);
+      const blank = v.findIndex((c: string) => c.trim() === "");
+      if (blank >= 0) throw new UserError(`${path}: image '${id}': reference ${blank} is empty`);
       out.set(id, v as string[]);
     }
   } else throw new UserError(`${path}: expected {"imageId": ["caption", ...]} or COCO captions JSON`);
@@ -273,6 +275,8 @@ function captionSplitWithModel(opts: EvalOptions & { model: string }, refs: Map<
 }
 
 export async function runEval(opts: EvalOptions): Promise<void> {
+  if (opts.out) checkOutputPath(opts.out, "--out");
+  if (opts.saveCaptions) checkOutputPath(opts.saveCaptions, "--save-captions");
   if (opts.model && opts.hyps) throw new UserError("eval: give either generated captions or --model, not both");
   if (opts.model && !opts.data) throw new UserError("eval: --model needs --data PATH (the dataset whose --split is captioned)");
   if (opts.model) {
@@ -296,11 +300,11 @@ export async function runEval(opts: EvalOptions): Promise<void> {
   const report = fullReport(scores, { hyps: opts.hyps, refs: refSource });
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(jsonSummary(scores))}\n`);
-    if (opts.out) writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
+    if (opts.out) writeFileAtomic(opts.out, `${JSON.stringify(report, null, 2)}\n`);
     return;
   }
   const out = opts.out ?? join(dirname(opts.hyps), `${basename(opts.hyps, extname(opts.hyps))}.scores.json`);
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(
     `${scores.images} images, ${scores.references} references; scores x100, coco-caption rules (corpus BLEU, closest ref length)\n` +
       `${formatTable(scores)}\n` +

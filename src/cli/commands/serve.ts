@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import type { EngineChoice } from "../../engine/select.js";
-import { DEFAULT_LIMITS, startServer } from "../../serve/index.js";
+import { DEFAULT_LIMITS, isLoopbackHost, LIMIT_RANGES, START_RANGES, startServer } from "../../serve/index.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from "../parse.js";
 
@@ -18,8 +18,14 @@ interface ServeCliOptions {
   concurrency: number;
   queue: number;
   timeout: number;
+  uploadMemory: number;
+  allowHost: string[];
+  cors: string[];
+  token?: string;
   engine: EngineChoice;
 }
+
+const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerServeCommand(program: Command): void {
   program
@@ -35,13 +41,40 @@ export function registerServeCommand(program: Command): void {
     .option("--concurrency <n>", "worker threads, i.e. images captioned at once (each loads the model)", (v) => parsePositiveInt("--concurrency", v), 1)
     .option("--queue <n>", "most requests waiting for a worker; more get 429", (v) => parseNonNegativeInt("--queue", v), 32)
     .option("--timeout <seconds>", "per request, waiting included (503 if still queued, 504 if still captioning)", (v) => parsePositiveNumber("--timeout", v), DEFAULT_LIMITS.timeoutMs / 1000)
+    .option("--upload-memory <bytes>", "most bytes of uploads in flight (received, queued, captioning); past it, 503 at once", (v) => parsePositiveInt("--upload-memory", v), DEFAULT_LIMITS.uploadMemory)
+    .option("--allow-host <name>", "also answer requests whose Host is this name (repeatable; localhost and IP addresses always are)", collect, [])
+    .option("--cors <origin>", "let pages from this origin (scheme://host[:port]) call the API (repeatable; none by default)", collect, [])
+    .option("--token <token>", "require 'Authorization: Bearer <token>' on the API (for a server shared on a network; open the page once as /?token=<token>); default $SAT_SERVE_TOKEN, which other users cannot read in the process list")
     .option("--engine <kind>", "auto, native or reference", (v) => parseChoice("--engine", v, ["auto", "native", "reference"]), "auto")
     .action(async (model: string, o: ServeCliOptions) => runServe(model, o));
 }
 
-async function runServe(modelDir: string, o: ServeCliOptions): Promise<void> {
+/** Each option's working range (LIMIT_RANGES, START_RANGES), checked before anything starts. */
+function checkRanges(o: ServeCliOptions): void {
+  const within = (flag: string, v: number, r: { min: number; max: number }, unit = "") => {
+    if (v < r.min || v > r.max) throw new UserError(`${flag} must be between ${r.min} and ${r.max}${unit} (got ${v})`);
+  };
+  within("--port", o.port, START_RANGES.port);
+  within("--concurrency", o.concurrency, START_RANGES.concurrency);
+  within("--queue", o.queue, START_RANGES.queueLimit);
+  within("--max-bytes", o.maxBytes, LIMIT_RANGES.maxBytes);
+  within("--max-pixels", o.maxPixels, LIMIT_RANGES.maxPixels);
+  within("--max-beam", o.maxBeam, LIMIT_RANGES.maxBeam);
+  within("--upload-memory", o.uploadMemory, LIMIT_RANGES.uploadMemory);
+  within("--timeout", o.timeout, { min: LIMIT_RANGES.timeoutMs.min / 1000, max: LIMIT_RANGES.timeoutMs.max / 1000 }, " seconds");
   if (o.beam > o.maxBeam) throw new UserError(`--beam ${o.beam} is over --max-beam ${o.maxBeam}`);
-  if (o.port > 65535) throw new UserError(`--port must be at most 65535 (got ${o.port})`);
+  if (o.uploadMemory < o.maxBytes) throw new UserError(`--upload-memory ${o.uploadMemory} is under --max-bytes ${o.maxBytes}: not even one upload would fit`);
+}
+
+async function runServe(modelDir: string, cli: ServeCliOptions): Promise<void> {
+  // From the environment, not a default: commander would print a default in --help.
+  const o = { ...cli, token: cli.token ?? (process.env.SAT_SERVE_TOKEN || undefined) };
+  checkRanges(o);
+  if (!isLoopbackHost(o.host)) {
+    process.stderr.write(
+      `sat serve: warning: --host ${o.host} is reachable from other machines; ${o.token ? "requests need the --token" : "anyone who can reach it can use it (--token TOKEN requires a bearer token)"}\n`,
+    );
+  }
   let server;
   try {
     server = await startServer({
@@ -51,8 +84,9 @@ async function runServe(modelDir: string, o: ServeCliOptions): Promise<void> {
       engine: o.engine,
       concurrency: o.concurrency,
       queueLimit: o.queue,
-      limits: { maxBytes: o.maxBytes, maxPixels: o.maxPixels, maxBeam: o.maxBeam, timeoutMs: Math.round(o.timeout * 1000) },
+      limits: { maxBytes: o.maxBytes, maxPixels: o.maxPixels, maxBeam: o.maxBeam, timeoutMs: Math.max(1, Math.round(o.timeout * 1000)), uploadMemory: o.uploadMemory },
       defaults: { beam: o.beam },
+      access: { allowHosts: o.allowHost, corsOrigins: o.cors, token: o.token },
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
