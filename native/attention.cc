@@ -78,8 +78,19 @@ static inline float score_row(const float* __restrict p, const float* __restrict
   return e;
 }
 
+void attention_project_forward(int rows, int D, int A, const float* feats, const float* W_a, float* P) {
+  gemm(false, false, rows, A, D, 1.0f, feats, D, W_a, A, 0.0f, P, A);
+}
+
+void attention_project_backward(int rows, int D, int A, const float* feats, const float* dP, float* dW_a, float* db_a) {
+  gemm(true, false, D, A, rows, 1.0f, feats, D, dP, A, 0.0f, dW_a, A);
+  colsum(rows, A, dP, A, db_a, false);
+}
+
 void attention_forward(const AttentionStep& s) {
   const int L = s.L, A = s.A, D = s.D;
+  for (int b = 0; b < s.B; b++) std::memcpy(s.q + (size_t)b * A, s.b_a, sizeof(float) * A);
+  gemm(false, false, s.B, A, s.hiddenN, 1.0f, s.hprev, (int)s.ldh, s.W_h, A, 1.0f, s.q, A);
   #pragma omp parallel for schedule(static)
   for (int i = 0; i < s.B; i++) {
     const int b = s.reverse ? s.B - 1 - i : i;
@@ -253,6 +264,34 @@ void attention_backward(const AttentionBackStep& s) {
       s.dpreBeta[rb] = dbeta * beta * (1.0f - beta);
     }
   }
+  // dh_prev += dq W_hᵀ + dpreβ w_beta
+  gemm(false, true, s.B, s.hiddenN, A, 1.0f, s.dq, (int)s.lddq, s.W_h, A, 1.0f, s.dh, (int)s.lddh);
+  const int n = s.hiddenN;
+  #pragma omp parallel for schedule(static)
+  for (int b = 0; b < s.B; b++) {
+    const float v = s.dpreBeta[(size_t)b * s.ldbeta];
+    float* d = s.dh + (size_t)b * s.lddh;
+    #pragma omp simd
+    for (int j = 0; j < n; j++) d[j] += v * s.w_beta[j];
+  }
+}
+
+void attention_weight_backward(int R, int n, int A, int L, int D, const float* Hprev, size_t ldh, const float* dQ, const float* dpreBeta,
+                               const float* dwAttPartial, int threads, float* dW_h, float* dw_beta, float* db_beta, float* dw_att,
+                               float* db_att) {
+  gemm(true, false, n, A, R, 1.0f, Hprev, (int)ldh, dQ, A, 0.0f, dW_h, A);
+  gemv(true, R, n, 1.0f, Hprev, (int)ldh, dpreBeta, 0.0f, dw_beta);
+  double sb = 0;
+  for (int r = 0; r < R; r++) sb += dpreBeta[r];
+  *db_beta = (float)sb;
+  for (int j = 0; j < A; j++) dw_att[j] = 0.0f;
+  double sa = 0;
+  for (int th = 0; th < threads; th++) {
+    const float* p = dwAttPartial + (size_t)th * (A + 1 + L + D);
+    for (int j = 0; j < A; j++) dw_att[j] += p[j];
+    sa += p[A];
+  }
+  *db_att = (float)sa;
 }
 
 }  // namespace sat
