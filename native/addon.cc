@@ -43,6 +43,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
                                     InstanceMethod("dispose", &Engine::Dispose)});
     exports.Set("Engine", f);
     exports.Set("numThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sat::num_threads()); }));
+    exports.Set("blasInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sat::blas_info()); }));
+    // sgemmGflops({M, N, K, reps}): the bench's in-run sgemm through the engine's gemm().
+    exports.Set("sgemmGflops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+      if (info.Length() < 1 || !info[0].IsObject()) fail(info.Env(), "sgemmGflops: expects one options object");
+      Fields o(info.Env(), info[0].As<Napi::Object>(), "sgemmGflops", "");
+      const int M = o.integer("M", 1, 16384), N = o.integer("N", 1, 16384), K = o.integer("K", 1, 16384), reps = o.integer("reps", 1, 1000);
+      return Napi::Number::New(info.Env(), sat::sgemm_gflops(M, N, K, reps));
+    }));
     return exports;
   }
 

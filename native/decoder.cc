@@ -29,6 +29,7 @@ struct Phases {
   void start() {
     if (!kProfile) return;
     for (double& x : t) x = 0;
+    g_gemmProfile = GemmProfile{};
     last = omp_get_wtime();
   }
   void lap(int i, const char* n) {
@@ -45,7 +46,10 @@ struct Phases {
     std::fprintf(stderr, "[sat profile] total %.1f ms:", total * 1e3);
     for (int i = 0; i < 16; i++)
       if (name[i]) std::fprintf(stderr, " %s %.1f", name[i], t[i] * 1e3);
-    std::fprintf(stderr, "\n");
+    const GemmProfile& g = g_gemmProfile;
+    std::fprintf(stderr, " | gemm M<=256: %.1f ms %.1f GFLOP %.1f GFLOP/s; larger: %.1f ms %.1f GFLOP %.1f GFLOP/s\n", g.seconds[0] * 1e3,
+                 g.flops[0] / 1e9, g.flops[0] / 1e9 / std::max(g.seconds[0], 1e-9), g.seconds[1] * 1e3, g.flops[1] / 1e9,
+                 g.flops[1] / 1e9 / std::max(g.seconds[1], 1e-9));
   }
 };
 Phases prof;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <cmath>
 #include <algorithm>
 #include <vector>
@@ -89,8 +90,20 @@ void gemv(bool trans, int rows, int cols, float alpha, const float* A, int lda, 
 // Column sums of a [rows, cols] matrix (a GEMV with a vector of ones), written or added.
 void colsum(int rows, int cols, const float* A, int lda, float* out, bool accumulate);
 
+// SAT_PROFILE=1: time and flops of the GEMMs, by shape: [0] M <= 256 rows (the per-step
+// GEMMs of B rows), [1] the rest (all-positions GEMMs and weight gradients).
+struct GemmProfile {
+  double seconds[2] = {0, 0};
+  double flops[2] = {0, 0};
+};
+extern GemmProfile g_gemmProfile;
+
 int num_threads();
 void init_threads();
+// The BLAS build and kernels, and the best GFLOP/s of `reps` sgemms of one shape through
+// gemm() (the engine's own threading), for the bench.
+std::string blas_info();
+double sgemm_gflops(int M, int N, int K, int reps);
 
 // ---------------------------------------------------------------------------------------------
 // Layers: each a forward/backward pair of plain functions on flat float arrays (llm.c style),

@@ -83,6 +83,10 @@ export interface EngineDims {
 export interface NativeAddon {
   Engine: new (dims: EngineDims) => AddonEngine;
   numThreads(): number;
+  /** The BLAS build and the kernels it picked on this CPU. */
+  blasInfo(): string;
+  /** Best GFLOP/s of `reps` row-major sgemms C[M,N] = A[M,K] B[K,N] through the engine's own gemm (threads split as in a step). */
+  sgemmGflops(o: { M: number; N: number; K: number; reps: number }): number;
   /** Each layer's forward and backward alone (native/layer_bindings.cc), for the per-layer tests. */
   layers: NativeLayers;
 }
