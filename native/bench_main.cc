@@ -1,7 +1,7 @@
 // Stand-alone timing driver of the engine (no Node): default config, synthetic data, a few
 // training steps (forward + backward + Adam) per mode. Not part of the addon; used to time
 // threading variants in isolation, e.g. on a quiet machine:
-//   g++ -std=c++17 -O3 -march=haswell -fopenmp -Inative native/{bench_main,decoder,init_state,embedding,attention,lstm,output,optim,kernels}.cc -lopenblas
+//   g++ -std=c++17 -O3 -march=haswell -fopenmp -Inative native/{bench_main,decoder,init_state,embedding,attention,lstm,output,optim,kernels,packed_gemm}.cc -lopenblas
 //   SAT_PROFILE=1 ./a.out 5
 #include <omp.h>
 

@@ -91,6 +91,7 @@ void Decoder::release() {
                  &logits_, &dHO_, &dX_, &dc_, &dHZ_, &dG_, &dQ_, &dpb_, &dP_, &dwatt_, &rew_, &dinit_, &dq_, &dS_, &dHZd_, &dG2_, &dHO2_,
                  &dU_, &dUD_, &dX2_, &dctx_, &dTC_})
     free_buf(*b);
+  for (PackedMatrix* pm : {&packUWz_, &packWh_, &packUWzT_, &packWhT_}) free_packed(*pm);
   loc_ = std::vector<int>();
   logp_ = std::vector<double>();
   acts_ = Activations{};
@@ -163,6 +164,8 @@ void Decoder::forward(const float* W, const StepArgs& a, StepOut& out) {
   attention_project_forward(B * L, D, A, a.features, W + off.W_a, x.P);
   embedding_forward(R, m, W + off.E, a.inputs, x.X);
   lstm_input_forward(R, m, n, x.X, W + off.W_x, x.G);
+  pack_weights(false, nD, G4, W + off.U, G4, packUWz_);
+  pack_weights(false, n, A, W + off.W_h, A, packWh_);
   for (int b = 0; b < B; b++) std::memcpy(x.HZ + (size_t)b * T * nD, x.h0 + (size_t)b * n, sizeof(float) * n);
   prof.lap(0, "f.prep");
 
@@ -172,7 +175,7 @@ void Decoder::forward(const float* W, const StepArgs& a, StepOut& out) {
     AttentionStep st{};
     st.B = B; st.L = L; st.A = A; st.D = D; st.hiddenN = n;
     st.img = nullptr; st.P = x.P; st.feats = a.features;
-    st.W_h = W + off.W_h; st.b_a = W + off.b_a; st.q = x.q;
+    st.W_h = W + off.W_h; st.W_hPacked = &packWh_; st.b_a = W + off.b_a; st.q = x.q;
     st.hprev = x.HZ + (size_t)t * nD; st.ldh = (size_t)T * nD;
     st.w_att = W + off.w_att; st.b_att = W[off.b_att]; st.w_beta = W + off.w_beta; st.b_beta = W[off.b_beta];
     st.S = x.S + (size_t)t * B * L * A;
@@ -194,7 +197,7 @@ void Decoder::forward(const float* W, const StepArgs& a, StepOut& out) {
     const float* cprev = t == 0 ? x.c0 : x.C + (size_t)(t - 1) * n;
     const size_t ldcp = t == 0 ? (size_t)n : (size_t)T * n;
     float* h2 = t + 1 < T ? x.HZ + (size_t)(t + 1) * nD : nullptr;
-    lstm_forward(B, n, nD, x.HZ + (size_t)t * nD, (size_t)T * nD, W + off.U, x.G + (size_t)t * G4, (size_t)T * G4, W + off.b, cprev, ldcp,
+    lstm_forward(B, n, nD, x.HZ + (size_t)t * nD, (size_t)T * nD, W + off.U, &packUWz_, x.G + (size_t)t * G4, (size_t)T * G4, W + off.b, cprev, ldcp,
                  x.C + (size_t)t * n, (size_t)T * n, x.TC + (size_t)t * n, (size_t)T * n, x.HO + (size_t)t * nD, (size_t)T * nD, h2,
                  (size_t)T * nD);
     prof.lap(2, "f.lstm");
@@ -274,6 +277,8 @@ void Decoder::backward(const float* W, float* g, const StepArgs& a, const StepOu
   #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++) std::memset(d.dP + (size_t)b * L * A, 0, sizeof(float) * L * A);
   for (int b = 0; b < B; b++) d.rewards[b] = (float)(out.logProb[b] - a.baseline);
+  pack_weights(true, G4, nD, W + off.U, G4, packUWzT_);
+  pack_weights(true, A, n, W + off.W_h, A, packWhT_);
   prof.lap(4, "b.out");
 
   const size_t ldR = (size_t)T;
@@ -281,7 +286,7 @@ void Decoder::backward(const float* W, float* g, const StepArgs& a, const StepOu
     const float* cprev = t == 0 ? x.c0 : x.C + (size_t)(t - 1) * n;
     const size_t ldcp = t == 0 ? (size_t)n : (size_t)T * n;
     lstm_backward(B, n, nD, x.G + (size_t)t * G4, (size_t)T * G4, cprev, ldcp, x.TC + (size_t)t * n, (size_t)T * n, d.dHO + (size_t)t * nD,
-                  (size_t)T * nD, t == T - 1 ? nullptr : d.dHZ, nD, W + off.U, d.dc, d.dG + (size_t)t * G4, (size_t)T * G4, d.dHZ);
+                  (size_t)T * nD, t == T - 1 ? nullptr : d.dHZ, nD, W + off.U, &packUWzT_, d.dc, d.dG + (size_t)t * G4, (size_t)T * G4, d.dHZ);
     prof.lap(5, "b.lstm");
 
     AttentionBackStep bs{};
@@ -295,7 +300,7 @@ void Decoder::backward(const float* W, float* g, const StepArgs& a, const StepOu
     bs.loc = hardSample ? x.loc + t : nullptr;
     bs.dz1 = d.dHZ + n; bs.lddz1 = nD;
     bs.dz2 = d.dHO + (size_t)t * nD + n; bs.lddz2 = (size_t)T * nD;
-    bs.mask = a.mask; bs.cov = x.cov; bs.w_att = W + off.w_att; bs.W_h = W + off.W_h; bs.w_beta = W + off.w_beta;
+    bs.mask = a.mask; bs.cov = x.cov; bs.w_att = W + off.w_att; bs.W_h = W + off.W_h; bs.W_hT = &packWhT_; bs.w_beta = W + off.w_beta;
     bs.rewards = d.rewards;
     bs.soft = !hardSample;
     bs.lambda = a.alphaC; bs.lambdaR = a.reinforceWeight; bs.lambdaE = a.entropyWeight; bs.invB = 1.0f / B;
@@ -369,7 +374,7 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
   st.locSeedHash = hash32(sampleSeed ^ LOCATION_STREAM_XOR); st.T = 1; st.t = 0;
   attention_forward(st);
   lstm_input_forward(N, m, n, X, W + off.W_x, G);
-  lstm_forward(N, n, nD, HZ, nD, W + off.U, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
+  lstm_forward(N, n, nD, HZ, nD, W + off.U, nullptr, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
   deep_output_forward(N, m, nD, HO, W + off.L_h, X, U, UD, 0.0f, 0);
   gemm(false, false, N, K, m, 1.0f, UD, m, W + off.L_o, K, 0.0f, logProbs, K);
   log_softmax_rows(N, K, logProbs, W + off.b_o);

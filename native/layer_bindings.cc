@@ -193,7 +193,7 @@ LstmRun lstm_run(const Layer& l, int B, const float* X, const float* hprev, cons
   r.TC.resize((size_t)B * n);
   r.H.resize((size_t)B * n);
   sat::lstm_input_forward(B, m, n, X, l.W + l.off.W_x, r.G.data());
-  sat::lstm_forward(B, n, nD, r.HZ.data(), nD, l.W + l.off.U, r.G.data(), 4 * n, l.W + l.off.b, cprev, n, r.C.data(), n, r.TC.data(), n,
+  sat::lstm_forward(B, n, nD, r.HZ.data(), nD, l.W + l.off.U, nullptr, r.G.data(), 4 * n, l.W + l.off.b, cprev, n, r.C.data(), n, r.TC.data(), n,
                     r.H.data(), n, nullptr, 0);
   return r;
 }
@@ -233,7 +233,7 @@ Napi::Value LstmBackward(const Napi::CallbackInfo& info) {
   auto dcprev = out(env, (size_t)B * n);
   std::copy(dcNext, dcNext + (size_t)B * n, dcprev.Data());
   std::vector<float> dG((size_t)B * 4 * n), dHZ((size_t)B * nD);
-  sat::lstm_backward(B, n, nD, s.G.data(), 4 * n, in.cprev, n, s.TC.data(), n, dh, n, nullptr, 0, l.W + l.off.U, dcprev.Data(), dG.data(), 4 * n,
+  sat::lstm_backward(B, n, nD, s.G.data(), 4 * n, in.cprev, n, s.TC.data(), n, dh, n, nullptr, 0, l.W + l.off.U, nullptr, dcprev.Data(), dG.data(), 4 * n,
                      dHZ.data());
   auto g = out(env, l.off.total);
   auto dX = out(env, (size_t)B * m);  // zero: lstm_weight_backward adds dG W_xᵀ

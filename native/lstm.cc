@@ -10,11 +10,14 @@ void lstm_input_forward(int R, int m, int n, const float* X, const float* W_x, f
   gemm(false, false, R, 4 * n, m, 1.0f, X, m, W_x, 4 * n, 0.0f, G, 4 * n);
 }
 
-void lstm_forward(int B, int n, int nD, const float* HZ, size_t ldHZ, const float* UWz, float* G, size_t ldG, const float* bias,
-                  const float* cprev, size_t ldcp, float* c, size_t ldc, float* tanhc, size_t ldtc, float* h1, size_t ldh1, float* h2,
+void lstm_forward(int B, int n, int nD, const float* HZ, size_t ldHZ, const float* UWz, const PackedMatrix* UWzPacked, float* G, size_t ldG,
+                  const float* bias, const float* cprev, size_t ldcp, float* c, size_t ldc, float* tanhc, size_t ldtc, float* h1, size_t ldh1, float* h2,
                   size_t ldh2) {
   // G_t = G^x_t + [h_{t-1} | ẑ_t] @ [U; W_z]  (U and W_z are adjacent: one [n+D, 4n] matrix)
-  gemm(false, false, B, 4 * n, nD, 1.0f, HZ, (int)ldHZ, UWz, 4 * n, 1.0f, G, (int)ldG);
+  if (UWzPacked)
+    gemm_packed(B, HZ, (int)ldHZ, *UWzPacked, true, G, (int)ldG);
+  else
+    gemm(false, false, B, 4 * n, nD, 1.0f, HZ, (int)ldHZ, UWz, 4 * n, 1.0f, G, (int)ldG);
   #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++) {
     float* g = G + (size_t)b * ldG;
@@ -47,8 +50,8 @@ void lstm_forward(int B, int n, int nD, const float* HZ, size_t ldHZ, const floa
 }
 
 void lstm_backward(int B, int n, int nD, const float* G, size_t ldG, const float* cprev, size_t ldcp, const float* tanhc, size_t ldtc,
-                   const float* dha, size_t lddha, const float* dhb, size_t lddhb, const float* UWz, float* dcNext, float* dG, size_t lddG,
-                   float* dHZ) {
+                   const float* dha, size_t lddha, const float* dhb, size_t lddhb, const float* UWz, const PackedMatrix* UWzT, float* dcNext,
+                   float* dG, size_t lddG, float* dHZ) {
   #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++) {
     const float* g = G + (size_t)b * ldG;
@@ -71,7 +74,10 @@ void lstm_backward(int B, int n, int nD, const float* G, size_t ldG, const float
       dcn[j] = dc * f;
     }
   }
-  gemm(false, true, B, nD, 4 * n, 1.0f, dG, (int)lddG, UWz, 4 * n, 0.0f, dHZ, nD);
+  if (UWzT)
+    gemm_packed(B, dG, (int)lddG, *UWzT, false, dHZ, nD);
+  else
+    gemm(false, true, B, nD, 4 * n, 1.0f, dG, (int)lddG, UWz, 4 * n, 0.0f, dHZ, nD);
 }
 
 void lstm_weight_backward(int R, int m, int n, int nD, const float* X, const float* HZ, const float* dG, const float* W_x, float* dUWz,

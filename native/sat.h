@@ -5,6 +5,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <cstring>
 #include <string>
 #include <cmath>
@@ -87,6 +89,18 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
           float* C, int ldc);
 // y = alpha * op(A) x + beta y; A is [rows, cols] with leading dimension lda.
 void gemv(bool trans, int rows, int cols, float alpha, const float* A, int lda, const float* x, float beta, float* y);
+// A weight packed for gemm_packed (packed_gemm.cc): panels of 32 columns of op(W), k-major.
+struct PackedMatrix {
+  int K = 0, N = 0, panels = 0;
+  float* data = nullptr;
+  size_t cap = 0;
+};
+// Packs op(W) [K, N]: W is [K, N] (trans false) or [N, K] (trans true), leading dimension ldw.
+void pack_weights(bool trans, int K, int N, const float* W, int ldw, PackedMatrix& out);
+void free_packed(PackedMatrix& m);
+// C[M, N] = A[M, K] op(W) (+ C when accumulate), with W packed by pack_weights.
+void gemm_packed(int M, const float* A, int lda, const PackedMatrix& W, bool accumulate, float* C, int ldc);
+
 // Column sums of a [rows, cols] matrix (a GEMV with a vector of ones), written or added.
 void colsum(int rows, int cols, const float* A, int lda, float* out, bool accumulate);
 
@@ -137,6 +151,7 @@ struct AttentionStep {
   const float* P;       // [images, L, A]  a W_a (without b_a)
   const float* feats;   // [images, L, D]
   const float* W_h;     // [n, A]
+  const PackedMatrix* W_hPacked;  // W_h packed (training), else nullptr: W_h through the BLAS
   const float* b_a;     // [A]
   float* q;             // [B, A] scratch: h_{t-1} W_h + b_a
   const float* hprev;   // rows of h_{t-1}
@@ -186,6 +201,7 @@ struct AttentionBackStep {
   const float* cov;     // [B, L] Σ_t mask α
   const float* w_att;
   const float* W_h;
+  const PackedMatrix* W_hT;  // W_hᵀ packed, else nullptr: W_h through the BLAS
   const float* w_beta;
   const float* rewards; // [B] r_b (hard-sample)
   bool soft;
@@ -208,14 +224,16 @@ void attention_weight_backward(int R, int n, int A, int L, int D, const float* H
 
 // LSTM (lstm.cc), one step. G holds G^x_t (= X_t W_x, without b) on entry; the step adds
 // [h_{t-1} | ẑ_t] [U; W_z] and overwrites G with the activations i, f, o, g the backward needs.
-void lstm_forward(int B, int n, int nD, const float* HZ, size_t ldHZ, const float* UWz, float* G, size_t ldG, const float* bias,
+// UWzPacked: [U; W_z] packed (training), else nullptr and UWz goes through the BLAS.
+void lstm_forward(int B, int n, int nD, const float* HZ, size_t ldHZ, const float* UWz, const PackedMatrix* UWzPacked, float* G, size_t ldG,
+                  const float* bias,
                   const float* cprev, size_t ldcp, float* c, size_t ldc, float* tanhc, size_t ldtc, float* h1, size_t ldh1, float* h2,
                   size_t ldh2);
 // dh = dh_a + dh_b (dh_b may be null); dc_next in/out [B, n] contiguous; dG out; then
 // dHZ = dG [U; W_z]ᵀ = [dh_prev | dẑ_gates] [B, nD] contiguous (written).
 void lstm_backward(int B, int n, int nD, const float* G, size_t ldG, const float* cprev, size_t ldcp, const float* tanhc, size_t ldtc,
-                   const float* dha, size_t lddha, const float* dhb, size_t lddhb, const float* UWz, float* dcNext, float* dG, size_t lddG,
-                   float* dHZ);
+                   const float* dha, size_t lddha, const float* dhb, size_t lddhb, const float* UWz, const PackedMatrix* UWzT, float* dcNext,
+                   float* dG, size_t lddG, float* dHZ);
 // The input projection of all R rows at once: G = X W_x (before the recurrence).
 void lstm_input_forward(int R, int m, int n, const float* X, const float* W_x, float* G);
 // Weight gradients over all R rows, after the recurrence: d[U; W_z] = HZᵀ dG, dW_x = Xᵀ dG,
@@ -334,7 +352,9 @@ class Decoder {
   void decode_step(const float* params, const DecodeContext& ctx, const int* rowImage, const int* tokens, int N, float* h, float* c,
                    bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta, int* locations);
   void release();
-  size_t workspace_bytes() const { return wsBytes_; }
+  size_t workspace_bytes() const {
+    return wsBytes_ + sizeof(float) * (packUWz_.cap + packWh_.cap + packUWzT_.cap + packWhT_.cap);
+  }
 
  private:
   struct Buf {
@@ -344,6 +364,8 @@ class Decoder {
   float* need(Buf& b, size_t n);
   void free_buf(Buf& b);
   void size_activations(int B, int T);
+  // The per-step GEMMs' weights, packed once per pass (packed_gemm.cc).
+  PackedMatrix packUWz_, packWh_, packUWzT_, packWhT_;
   void size_activation_grads();
   void losses(const StepArgs& a, StepOut& out);
   size_t wsBytes_ = 0;
