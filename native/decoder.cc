@@ -60,6 +60,12 @@ const bool kZigzag = [] {
   const char* e = std::getenv("SAT_NO_ZIGZAG");
   return !(e && e[0] == '1');
 }();
+// SAT_NO_PACK=1: the per-step GEMMs go through the BLAS on the unpacked weights (the
+// comparison behind packed_gemm.cc).
+const bool kPack = [] {
+  const char* e = std::getenv("SAT_NO_PACK");
+  return !(e && e[0] == '1');
+}();
 }  // namespace
 
 Decoder::Decoder(const Dims& d) : dims(d), off(param_offsets(d)) {}
@@ -164,8 +170,12 @@ void Decoder::forward(const float* W, const StepArgs& a, StepOut& out) {
   attention_project_forward(B * L, D, A, a.features, W + off.W_a, x.P);
   embedding_forward(R, m, W + off.E, a.inputs, x.X);
   lstm_input_forward(R, m, n, x.X, W + off.W_x, x.G);
-  pack_weights(false, nD, G4, W + off.U, G4, packUWz_);
-  pack_weights(false, n, A, W + off.W_h, A, packWh_);
+  if (kPack) {
+    pack_weights(false, nD, G4, W + off.U, G4, packUWz_);
+    pack_weights(false, n, A, W + off.W_h, A, packWh_);
+  }
+  const PackedMatrix* UWzPacked = kPack ? &packUWz_ : nullptr;
+  const PackedMatrix* WhPacked = kPack ? &packWh_ : nullptr;
   for (int b = 0; b < B; b++) std::memcpy(x.HZ + (size_t)b * T * nD, x.h0 + (size_t)b * n, sizeof(float) * n);
   prof.lap(0, "f.prep");
 
@@ -175,7 +185,7 @@ void Decoder::forward(const float* W, const StepArgs& a, StepOut& out) {
     AttentionStep st{};
     st.B = B; st.L = L; st.A = A; st.D = D; st.hiddenN = n;
     st.img = nullptr; st.P = x.P; st.feats = a.features;
-    st.W_h = W + off.W_h; st.W_hPacked = &packWh_; st.b_a = W + off.b_a; st.q = x.q;
+    st.W_h = W + off.W_h; st.W_hPacked = WhPacked; st.b_a = W + off.b_a; st.q = x.q;
     st.hprev = x.HZ + (size_t)t * nD; st.ldh = (size_t)T * nD;
     st.w_att = W + off.w_att; st.b_att = W[off.b_att]; st.w_beta = W + off.w_beta; st.b_beta = W[off.b_beta];
     st.S = x.S + (size_t)t * B * L * A;
@@ -197,7 +207,7 @@ void Decoder::forward(const float* W, const StepArgs& a, StepOut& out) {
     const float* cprev = t == 0 ? x.c0 : x.C + (size_t)(t - 1) * n;
     const size_t ldcp = t == 0 ? (size_t)n : (size_t)T * n;
     float* h2 = t + 1 < T ? x.HZ + (size_t)(t + 1) * nD : nullptr;
-    lstm_forward(B, n, nD, x.HZ + (size_t)t * nD, (size_t)T * nD, W + off.U, &packUWz_, x.G + (size_t)t * G4, (size_t)T * G4, W + off.b, cprev, ldcp,
+    lstm_forward(B, n, nD, x.HZ + (size_t)t * nD, (size_t)T * nD, W + off.U, UWzPacked, x.G + (size_t)t * G4, (size_t)T * G4, W + off.b, cprev, ldcp,
                  x.C + (size_t)t * n, (size_t)T * n, x.TC + (size_t)t * n, (size_t)T * n, x.HO + (size_t)t * nD, (size_t)T * nD, h2,
                  (size_t)T * nD);
     prof.lap(2, "f.lstm");
@@ -277,8 +287,12 @@ void Decoder::backward(const float* W, float* g, const StepArgs& a, const StepOu
   #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++) std::memset(d.dP + (size_t)b * L * A, 0, sizeof(float) * L * A);
   for (int b = 0; b < B; b++) d.rewards[b] = (float)(out.logProb[b] - a.baseline);
-  pack_weights(true, G4, nD, W + off.U, G4, packUWzT_);
-  pack_weights(true, A, n, W + off.W_h, A, packWhT_);
+  if (kPack) {
+    pack_weights(true, G4, nD, W + off.U, G4, packUWzT_);
+    pack_weights(true, A, n, W + off.W_h, A, packWhT_);
+  }
+  const PackedMatrix* UWzT = kPack ? &packUWzT_ : nullptr;
+  const PackedMatrix* WhT = kPack ? &packWhT_ : nullptr;
   prof.lap(4, "b.out");
 
   const size_t ldR = (size_t)T;
@@ -286,7 +300,7 @@ void Decoder::backward(const float* W, float* g, const StepArgs& a, const StepOu
     const float* cprev = t == 0 ? x.c0 : x.C + (size_t)(t - 1) * n;
     const size_t ldcp = t == 0 ? (size_t)n : (size_t)T * n;
     lstm_backward(B, n, nD, x.G + (size_t)t * G4, (size_t)T * G4, cprev, ldcp, x.TC + (size_t)t * n, (size_t)T * n, d.dHO + (size_t)t * nD,
-                  (size_t)T * nD, t == T - 1 ? nullptr : d.dHZ, nD, W + off.U, &packUWzT_, d.dc, d.dG + (size_t)t * G4, (size_t)T * G4, d.dHZ);
+                  (size_t)T * nD, t == T - 1 ? nullptr : d.dHZ, nD, W + off.U, UWzT, d.dc, d.dG + (size_t)t * G4, (size_t)T * G4, d.dHZ);
     prof.lap(5, "b.lstm");
 
     AttentionBackStep bs{};
@@ -300,7 +314,7 @@ void Decoder::backward(const float* W, float* g, const StepArgs& a, const StepOu
     bs.loc = hardSample ? x.loc + t : nullptr;
     bs.dz1 = d.dHZ + n; bs.lddz1 = nD;
     bs.dz2 = d.dHO + (size_t)t * nD + n; bs.lddz2 = (size_t)T * nD;
-    bs.mask = a.mask; bs.cov = x.cov; bs.w_att = W + off.w_att; bs.W_h = W + off.W_h; bs.W_hT = &packWhT_; bs.w_beta = W + off.w_beta;
+    bs.mask = a.mask; bs.cov = x.cov; bs.w_att = W + off.w_att; bs.W_h = W + off.W_h; bs.W_hT = WhT; bs.w_beta = W + off.w_beta;
     bs.rewards = d.rewards;
     bs.soft = !hardSample;
     bs.lambda = a.alphaC; bs.lambdaR = a.reinforceWeight; bs.lambdaE = a.entropyWeight; bs.invB = 1.0f / B;

@@ -2,6 +2,7 @@
 // tests can hold every layer against its reference transcription (test/native/layers.test.ts)
 // and not only the whole step. Inputs are checked like the engine's; outputs are new arrays.
 // Backward calls rerun the layer's forward first: a layer's saved activations are its own.
+#include <utility>
 #include <vector>
 
 #include "addon_args.h"
@@ -33,6 +34,26 @@ Layer layer(const Napi::CallbackInfo& info, const char* fn) {
 }
 
 Napi::Float32Array out(Napi::Env env, size_t n) { return Napi::Float32Array::New(env, n); }
+
+// [a | b] rows: the engine's concatenated layer inputs ([h | ẑ]) from the test's separate ones.
+std::vector<float> concat_rows(int rows, const float* a, int wa, const float* b, int wb) {
+  std::vector<float> o((size_t)rows * (wa + wb));
+  for (int r = 0; r < rows; r++) {
+    std::copy(a + (size_t)r * wa, a + (size_t)(r + 1) * wa, o.begin() + (size_t)r * (wa + wb));
+    std::copy(b + (size_t)r * wb, b + (size_t)(r + 1) * wb, o.begin() + (size_t)r * (wa + wb) + wa);
+  }
+  return o;
+}
+
+// The inverse: [da | db] rows split into two new arrays.
+std::pair<Napi::Float32Array, Napi::Float32Array> split_rows(Napi::Env env, int rows, const std::vector<float>& ab, int wa, int wb) {
+  auto a = out(env, (size_t)rows * wa), b = out(env, (size_t)rows * wb);
+  for (int r = 0; r < rows; r++) {
+    std::copy(ab.begin() + (size_t)r * (wa + wb), ab.begin() + (size_t)r * (wa + wb) + wa, a.Data() + (size_t)r * wa);
+    std::copy(ab.begin() + (size_t)r * (wa + wb) + wa, ab.begin() + (size_t)(r + 1) * (wa + wb), b.Data() + (size_t)r * wb);
+  }
+  return {a, b};
+}
 
 // initStateForward({dims, params, features, B}) → {abar, h0, c0}
 Napi::Value InitStateForward(const Napi::CallbackInfo& info) {
@@ -183,11 +204,7 @@ struct LstmRun {
 LstmRun lstm_run(const Layer& l, int B, const float* X, const float* hprev, const float* z, const float* cprev) {
   const int n = l.d.n, D = l.d.D, m = l.d.m, nD = n + D;
   LstmRun r;
-  r.HZ.resize((size_t)B * nD);
-  for (int b = 0; b < B; b++) {
-    std::copy(hprev + (size_t)b * n, hprev + (size_t)(b + 1) * n, r.HZ.begin() + (size_t)b * nD);
-    std::copy(z + (size_t)b * D, z + (size_t)(b + 1) * D, r.HZ.begin() + (size_t)b * nD + n);
-  }
+  r.HZ = concat_rows(B, hprev, n, z, D);
   r.G.resize((size_t)B * 4 * n);
   r.C.resize((size_t)B * n);
   r.TC.resize((size_t)B * n);
@@ -239,11 +256,7 @@ Napi::Value LstmBackward(const Napi::CallbackInfo& info) {
   auto dX = out(env, (size_t)B * m);  // zero: lstm_weight_backward adds dG W_xᵀ
   float* G = g.Data();
   sat::lstm_weight_backward(B, m, n, nD, in.X, s.HZ.data(), dG.data(), l.W + l.off.W_x, G + l.off.U, G + l.off.W_x, G + l.off.b, dX.Data());
-  auto dhprev = out(env, (size_t)B * n), dz = out(env, (size_t)B * D);
-  for (int b = 0; b < B; b++) {
-    std::copy(dHZ.begin() + (size_t)b * nD, dHZ.begin() + (size_t)b * nD + n, dhprev.Data() + (size_t)b * n);
-    std::copy(dHZ.begin() + (size_t)b * nD + n, dHZ.begin() + (size_t)(b + 1) * nD, dz.Data() + (size_t)b * D);
-  }
+  auto [dhprev, dz] = split_rows(env, B, dHZ, n, D);
   Napi::Object r = Napi::Object::New(env);
   r.Set("dX", dX);
   r.Set("dhprev", dhprev);
@@ -262,13 +275,10 @@ struct DeepOutputInputs {
 };
 DeepOutputInputs deep_output_inputs(const Layer& l) {
   const int R = l.o.integer("R", 1, 1 << 16), n = l.d.n, D = l.d.D, m = l.d.m;
-  DeepOutputInputs in{R, l.o.f32("X", (size_t)R * m, "R*m"), std::vector<float>((size_t)R * (n + D)), 0.0f, 0};
+  const float* X = l.o.f32("X", (size_t)R * m, "R*m");
   const float* H = l.o.f32("H", (size_t)R * n, "R*n");
   const float* Z = l.o.f32("Z", (size_t)R * D, "R*D");
-  for (int r = 0; r < R; r++) {
-    std::copy(H + (size_t)r * n, H + (size_t)(r + 1) * n, in.HO.begin() + (size_t)r * (n + D));
-    std::copy(Z + (size_t)r * D, Z + (size_t)(r + 1) * D, in.HO.begin() + (size_t)r * (n + D) + n);
-  }
+  DeepOutputInputs in{R, X, concat_rows(R, H, n, Z, D), 0.0f, 0};
   in.p = (float)l.o.number("dropout");
   if (!(in.p >= 0.0f && in.p < 1.0f)) l.o.error("dropout must be in [0, 1)");
   in.seedHash = sat::hash32(l.o.uint32("seed"));
@@ -299,13 +309,10 @@ Napi::Value DeepOutputBackward(const Napi::CallbackInfo& info) {
   sat::deep_output_forward(R, m, nD, in.HO.data(), l.W + l.off.L_h, in.X, U.data(), UD.data(), in.p, in.seedHash);
   Napi::Env env = info.Env();
   auto g = out(env, l.off.total);
-  auto dX = out(env, (size_t)R * m), dH = out(env, (size_t)R * n), dZ = out(env, (size_t)R * D);
+  auto dX = out(env, (size_t)R * m);
   sat::deep_output_backward(R, m, nD, in.HO.data(), l.W + l.off.L_h, U.data(), dud.data(), in.p, in.seedHash, g.Data() + l.off.L_h, dHO.data(),
                             dX.Data());
-  for (int r = 0; r < R; r++) {
-    std::copy(dHO.begin() + (size_t)r * nD, dHO.begin() + (size_t)r * nD + n, dH.Data() + (size_t)r * n);
-    std::copy(dHO.begin() + (size_t)r * nD + n, dHO.begin() + (size_t)(r + 1) * nD, dZ.Data() + (size_t)r * D);
-  }
+  auto [dH, dZ] = split_rows(env, R, dHO, n, D);
   Napi::Object r = Napi::Object::New(env);
   r.Set("dX", dX);
   r.Set("dH", dH);

@@ -22,28 +22,14 @@ import type {
 import { paramLayout } from "../model/layout.js";
 
 /** The options of the addon's training step: StepArgs of native/sat.h, and the output buffers. */
-interface AddonStep {
+type AddonStep = TrainBatch & Pick<StepOptions, "dropout" | "seed" | "alphaC" | "reinforceWeight" | "entropyWeight" | "baseline" | "computeGrad" | "locations"> & {
   params: Float32Array;
   grads: Float32Array;
-  features: Float32Array;
-  inputs: Int32Array;
-  targets: Int32Array;
-  mask: Float32Array;
-  B: number;
-  T: number;
   /** 0 soft, 1 hard-sample, 2 hard-expect */
   mode: number;
-  dropout: number;
-  seed: number;
-  alphaC: number;
-  reinforceWeight: number;
-  entropyWeight: number;
-  baseline: number;
-  computeGrad: boolean;
-  locations?: Int32Array;
   logProbOut: Float64Array;
   locationsOut: Int32Array;
-}
+};
 
 /** A decoding context made by one addon engine (opaque; the addon checks its owner). */
 type AddonContext = object;
