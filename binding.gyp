@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "sat_native",
-      "sources": ["native/addon.cc", "native/decoder.cc", "native/attention.cc", "native/lstm.cc", "native/output.cc", "native/optim.cc", "native/kernels.cc"],
+      "sources": ["native/addon.cc", "native/layer_bindings.cc", "native/decoder.cc", "native/init_state.cc", "native/embedding.cc", "native/attention.cc", "native/lstm.cc", "native/output.cc", "native/optim.cc", "native/kernels.cc", "native/packed_gemm.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "/usr/include/x86_64-linux-gnu", "/usr/include/openblas"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

@@ -1,11 +1,20 @@
 /**
  * Decoder engine benchmark: one training step (forward + backward + Adam) of the default
  * model (B=64, T=13, L=196, D=1024, m=512, n=1024, A=512, K=8500) with synthetic weights and
- * features (fixed seeds), native and reference, soft and hard-sample attention.
+ * features (fixed seeds), soft and hard-sample attention, the native engine against the same
+ * model in PyTorch (bench/pytorch/sat_step.py) measured side by side in this run: rounds
+ * alternate PyTorch and native so that drift in the machine's load hits both. Efficiency is
+ * judged against sgemm measured in the same run, on the engine's own shapes, through our BLAS
+ * and through PyTorch's.
+ *
+ * PyTorch: SAT_BENCH_PYTHON, else the venv at $SAT_TORCH_VENV or
+ * ~/.cache/show-attend-tell/torch-venv (created with `pip install torch` when missing;
+ * SAT_BENCH_NO_INSTALL=1 skips that), else a system python3 with torch, said in the output.
  */
-import { cpus, loadavg } from "node:os";
+import { cpus, homedir, loadavg } from "node:os";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveModelConfig, type ModelConfig } from "../src/model/config.js";
 import { DEFAULT_OPTIMIZER, type DecoderEngine, type StepMode, type TrainBatch } from "../src/model/engine.js";
@@ -13,72 +22,113 @@ import { trainingStepFlops } from "../src/model/flops.js";
 import { paramLayout } from "../src/model/layout.js";
 import { ReferenceEngine } from "../src/model/reference.js";
 import { SeededRandom } from "../src/model/rng.js";
-import { createNativeEngine } from "../src/native/engine.js";
+import { createNativeEngine, loadNativeAddon } from "../src/native/engine.js";
 
-/** FMA peak (fp32, GFLOP/s) of the 2-core machine the project brief measured. */
-const DEFAULT_PEAK_GFLOPS = 428;
-/** PyTorch 2.13 (MKL, oneDNN), same model and step, 2 threads, as measured for the brief (captions/s). */
-const PYTORCH_CAPTIONS_PER_SEC = 79.6;
+const THREADS = 2;
+const B = 64;
+const T = 13;
+/** The engine's GEMM shapes (M x N x K) that the in-run sgemm is measured on. */
+const SGEMM_SHAPES: { name: string; M: number; N: number; K: number }[] = [
+  { name: "per-step gates [h|z] [U;W_z]", M: 64, N: 4096, K: 2048 },
+  { name: "output layer u L_o", M: 832, N: 8500, K: 512 },
+  { name: "weight gradient [H|Z]^T dG", M: 2048, N: 4096, K: 832 },
+  { name: "square", M: 2048, N: 2048, K: 2048 },
+];
 
-/**
- * This machine's own fp32 FMA peak: cores x clock x 32 flops/cycle (two 256-bit FMA units).
- * The brief's 428 came from a faster host; on a slower one both numbers are printed.
- */
-function localPeakGflops(): number {
-  const c = cpus();
-  let mhz = c.length ? c[0].speed : 0;
-  if (!(mhz > 0)) {
-    // Some VMs report speed 0 to libuv; /proc/cpuinfo still has the clock.
-    try {
-      mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? 0);
-    } catch {
-      mhz = 0;
-    }
+interface Stats {
+  min: number;
+  median: number;
+  max: number;
+}
+function stats(xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { min: s[0], median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, max: s[s.length - 1] };
+}
+
+/** The machine: CPU model, core count, the ISA extensions that matter to fp32/bf16 GEMMs. */
+function machine(): { cpu: string; cores: number; isa: string[] } {
+  let info = "";
+  try {
+    info = readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    info = "";
   }
-  return mhz > 0 ? (c.length * mhz * 32) / 1000 : NaN;
+  const cpu = /model name\s*:\s*(.+)/.exec(info)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown CPU";
+  const flags = new Set((/flags\s*:\s*(.+)/.exec(info)?.[1] ?? "").split(/\s+/));
+  const isa = ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile"].filter((f) => flags.has(f));
+  return { cpu, cores: cpus().length, isa };
 }
 
-/**
- * Runs bench/pytorch/sat_step.py (the same model in PyTorch) when a Python with torch is
- * found (SAT_BENCH_PYTHON, else /usr/bin/python3, else python3), so the baseline is measured
- * on this machine in the same run. Returns captions/s, or null.
- */
-function measurePyTorch(quick: boolean): { captionsPerSec: number; version: string; msPerStep: number } | null {
-  const script = fileURLToPath(new URL("./pytorch/sat_step.py", import.meta.url));
-  for (const py of [process.env.SAT_BENCH_PYTHON, "/usr/bin/python3", "python3"].filter(Boolean) as string[]) {
-    const probe = spawnSync(py, ["-c", "import torch"], { stdio: "ignore" });
-    if (probe.status !== 0) continue;
-    const r = spawnSync(py, [script, quick ? "2" : "4", "2"], { encoding: "utf8" });
-    const line = (r.stdout ?? "").trim().split("\n").pop() ?? "";
-    try {
-      const j = JSON.parse(line) as { captionsPerSec: number; torch: string; msPerStep: number };
-      return { captionsPerSec: j.captionsPerSec, version: j.torch, msPerStep: j.msPerStep };
-    } catch {
-      return null;
-    }
+// ---------------------------------------------------------------------------------- PyTorch
+
+interface TorchPython {
+  python: string;
+  torch: string;
+  blas: string;
+  /** Where it came from, for the output. */
+  origin: string;
+}
+
+const script = fileURLToPath(new URL("./pytorch/sat_step.py", import.meta.url));
+
+function probeTorch(python: string): { torch: string; blas: string } | null {
+  if (!existsSync(python) && python.includes("/")) return null;
+  const r = spawnSync(python, [script, "info"], { encoding: "utf8" });
+  if (r.status !== 0) return null;
+  try {
+    return JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as { torch: string; blas: string };
+  } catch {
+    return null;
   }
-  return null;
 }
-const TARGET_CAPTIONS_PER_SEC = 120;
 
-export interface EngineBenchRow {
-  name: string;
-  config: { B: number; T: number; L: number; D: number; m: number; n: number; A: number; K: number; steps: number };
-  msPerStep: number;
-  captionsPerSec: number;
-  gflops: number;
-  peakShare: number;
-  peakRssMiB: number;
-  /** captionsPerSec / the brief's PyTorch 2.13 figure (79.6 captions/s, measured on a faster host). */
-  vsPyTorch: number;
-  /** captionsPerSec / PyTorch measured in this run on this machine (when torch is installed). */
-  vsPyTorchHere?: number;
-  /** gflops / this machine's FMA peak (cores x clock x 32). */
-  localPeakShare: number;
-  /** 1-minute load average when the row was measured: other work on the 2 cores skews it. */
-  loadAvg1: number;
-  note?: string;
+const major = (version: string): number => Number(version.split(".")[0]);
+
+function torchVenv(): string {
+  if (process.env.SAT_TORCH_VENV) return process.env.SAT_TORCH_VENV;
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "show-attend-tell", "torch-venv");
 }
+
+/** The PyTorch to compare with: the user's choice, the bench's venv (made if need be), or the system's. */
+function findTorch(say: (line: string) => void): TorchPython | { missing: string } {
+  if (process.env.SAT_BENCH_PYTHON) {
+    const p = probeTorch(process.env.SAT_BENCH_PYTHON);
+    return p ? { python: process.env.SAT_BENCH_PYTHON, ...p, origin: "SAT_BENCH_PYTHON" } : { missing: `SAT_BENCH_PYTHON=${process.env.SAT_BENCH_PYTHON} has no torch` };
+  }
+  const venv = torchVenv();
+  const venvPython = join(venv, "bin", "python");
+  let p = probeTorch(venvPython);
+  if (!(p && major(p.torch) >= 2) && process.env.SAT_BENCH_NO_INSTALL !== "1") {
+    say(`bench: installing PyTorch 2.x into ${venv} (python3 -m venv, then pip install torch; once)`);
+    mkdirSync(dirname(venv), { recursive: true });
+    if (!existsSync(venvPython)) spawnSync("python3", ["-m", "venv", venv], { stdio: ["ignore", "ignore", "inherit"] });
+    if (existsSync(venvPython)) {
+      spawnSync(venvPython, ["-m", "pip", "install", "--quiet", "--retries", "1", "--timeout", "15", "torch>=2"], { stdio: ["ignore", "ignore", "inherit"] });
+    }
+    p = probeTorch(venvPython);
+  }
+  if (p && major(p.torch) >= 2) return { python: venvPython, ...p, origin: venv };
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    const s = probeTorch(python);
+    if (s) return { python, ...s, origin: `${python}${major(s.torch) >= 2 ? "" : " (not PyTorch 2.x: pip could not install it)"}` };
+  }
+  return { missing: "no python3 with torch, and pip could not install it" };
+}
+
+function torchStepTimes(t: TorchPython, mode: "soft" | "hard", steps: number): number[] {
+  const r = spawnSync(t.python, [script, "step", mode, String(steps), String(THREADS)], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bench: ${script} step ${mode} failed: ${(r.stderr ?? "").trim().split("\n").pop()}`);
+  return (JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as { msPerStep: number[] }).msPerStep;
+}
+
+function torchSgemm(t: TorchPython): number[] {
+  const r = spawnSync(t.python, [script, "sgemm", String(THREADS), ...SGEMM_SHAPES.map((s) => `${s.M},${s.N},${s.K}`)], { encoding: "utf8" });
+  if (r.status !== 0) return SGEMM_SHAPES.map(() => NaN);
+  return (JSON.parse(r.stdout.trim().split("\n").pop() ?? "[]") as { gflops: number }[]).map((x) => x.gflops);
+}
+
+// ---------------------------------------------------------------------------------- native
 
 function benchConfig(): ModelConfig {
   return resolveModelConfig({ vocabSize: 8500, embedDim: 512, hiddenDim: 1024, attnDim: 512, featureDim: 1024, numLocations: 196 });
@@ -96,105 +146,140 @@ function syntheticParams(c: ModelConfig, seed: number): Float32Array {
   return p;
 }
 
-function syntheticBatch(c: ModelConfig, B: number, T: number, seed: number): TrainBatch {
+function syntheticBatch(c: ModelConfig, batch: number, seed: number): TrainBatch {
   const rng = new SeededRandom(seed);
   const { numLocations: L, featureDim: D, vocabSize: K } = c;
   // Post-ReLU CNN features are nonnegative.
-  const features = new Float32Array(B * L * D);
+  const features = new Float32Array(batch * L * D);
   for (let i = 0; i < features.length; i++) features[i] = Math.abs(rng.normal());
-  const inputs = new Int32Array(B * T).map(() => 4 + rng.int(K - 4));
-  for (let b = 0; b < B; b++) inputs[b * T] = 1;
-  const targets = new Int32Array(B * T).map(() => 4 + rng.int(K - 4));
-  const mask = new Float32Array(B * T).fill(1);
-  return { B, T, features, inputs, targets, mask };
+  const inputs = new Int32Array(batch * T).map(() => 4 + rng.int(K - 4));
+  for (let b = 0; b < batch; b++) inputs[b * T] = 1;
+  const targets = new Int32Array(batch * T).map(() => 4 + rng.int(K - 4));
+  const mask = new Float32Array(batch * T).fill(1);
+  return { B: batch, T, features, inputs, targets, mask };
 }
 
-function peakRssMiB(): number {
-  return process.resourceUsage().maxRSS / 1024;
-}
-
-function timeSteps(engine: DecoderEngine, batch: TrainBatch, mode: StepMode, warmup: number, steps: number): number {
-  let t0 = 0;
+/** Per-step milliseconds of `steps` timed steps after `warmup` untimed ones. */
+function stepTimes(engine: DecoderEngine, batch: TrainBatch, mode: StepMode, warmup: number, steps: number, step0: number): number[] {
+  const times: number[] = [];
   for (let s = 0; s < warmup + steps; s++) {
-    if (s === warmup) t0 = performance.now();
+    const t0 = performance.now();
     engine.forwardBackward(batch, {
-      mode, dropout: 0.5, seed: 1000 + s, alphaC: 1, reinforceWeight: 0.1, entropyWeight: 0.002, baseline: -60, computeGrad: true,
+      mode, dropout: 0.5, seed: 1000 + step0 + s, alphaC: 1, reinforceWeight: 0.1, entropyWeight: 0.002, baseline: -60, computeGrad: true,
     });
-    engine.optimizerStep(DEFAULT_OPTIMIZER, s + 1);
+    engine.optimizerStep(DEFAULT_OPTIMIZER, step0 + s + 1);
+    if (s >= warmup) times.push(performance.now() - t0);
   }
-  return (performance.now() - t0) / steps;
+  return times;
 }
 
-/** Prints the rows (text, or JSON lines with opts.json) and returns them. */
+// ---------------------------------------------------------------------------------- the bench
+
+export interface EngineBenchRow {
+  name: string;
+  config: { B: number; T: number; L: number; D: number; m: number; n: number; A: number; K: number; threads: number };
+  steps: number;
+  msPerStep: Stats;
+  /** B / median ms. */
+  captionsPerSec: number;
+  /** Step FLOPs (src/model/flops.ts) / median ms. */
+  gflops: number;
+  /** native rows: captions/s over PyTorch's in the same run, same mode. */
+  vsPyTorch?: number;
+  /** gflops over the best sgemm GFLOP/s measured in this run. */
+  sgemmShare?: number;
+}
+
+/** Runs the bench, prints it (text, or JSON lines with opts.json) and returns the step rows. */
 export async function measureEngineBench(opts: { json: boolean; quick: boolean }): Promise<EngineBenchRow[]> {
+  const out = (line: string): void => console.log(line);
+  const emit = (obj: object, text: string): void => out(opts.json ? JSON.stringify(obj) : text);
   const c = benchConfig();
-  const peak = Number(process.env.SAT_PEAK_GFLOPS) > 0 ? Number(process.env.SAT_PEAK_GFLOPS) : DEFAULT_PEAK_GFLOPS;
-  const T = 13;
+  const flops = trainingStepFlops(c, B, T);
+  const addon = loadNativeAddon();
+  const mc = machine();
+  const torch = findTorch((line) => process.stderr.write(`${line}\n`));
+  const torchOk = "python" in torch ? torch : null;
+  emit(
+    { name: "machine", cpu: mc.cpu, cores: mc.cores, isa: mc.isa, loadAvg1: loadavg()[0], blas: addon?.blasInfo() ?? null, threads: THREADS,
+      pytorch: torchOk ? { version: torchOk.torch, blas: torchOk.blas, from: torchOk.origin } : null },
+    `machine: ${mc.cpu}, ${mc.cores} cores, ISA ${mc.isa.join(" ")}, load average ${loadavg()[0].toFixed(1)} at start\n` +
+      `ours: ${addon ? addon.blasInfo() : "native engine not built (npm run build:native)"}, ${THREADS} OpenMP threads (OpenBLAS single-threaded, each GEMM split in ${THREADS})\n` +
+      `PyTorch: ${torchOk ? `${torchOk.torch} (BLAS ${torchOk.blas}) from ${torchOk.origin}, ${THREADS} threads` : `not measured (${"missing" in torch ? torch.missing : ""})`}`,
+  );
+
+  // In-run sgemm on the engine's shapes.
+  let bestSgemm = 0;
+  if (addon) {
+    const ours = SGEMM_SHAPES.map((s) => addon.sgemmGflops({ M: s.M, N: s.N, K: s.K, reps: opts.quick ? 2 : 5 }));
+    const theirs = torchOk ? torchSgemm(torchOk) : SGEMM_SHAPES.map(() => NaN);
+    if (!opts.json) out("sgemm GFLOP/s in this run (best of 5): ours (OpenBLAS via the engine's gemm) | PyTorch torch.mm");
+    SGEMM_SHAPES.forEach((s, i) => {
+      bestSgemm = Math.max(bestSgemm, ours[i], Number.isFinite(theirs[i]) ? theirs[i] : 0);
+      emit({ name: "sgemm", shape: s.name, M: s.M, N: s.N, K: s.K, ours: ours[i], pytorch: Number.isFinite(theirs[i]) ? theirs[i] : null },
+        `  ${`${s.M}x${s.N}x${s.K}`.padEnd(15)} ${s.name.padEnd(30)} ${ours[i].toFixed(1).padStart(6)} | ${Number.isFinite(theirs[i]) ? theirs[i].toFixed(1) : "-"}`);
+    });
+  }
+
+  // Training steps: rounds alternate PyTorch and native, soft then hard.
+  const rounds = opts.quick ? 1 : 3;
+  const steps = opts.quick ? 2 : 3;
+  const times: Record<string, number[]> = {};
+  const add = (k: string, xs: number[]): void => void (times[k] = [...(times[k] ?? []), ...xs]);
+  const native = addon ? createNativeEngine(c, syntheticParams(c, 1)) : null;
+  const batch = syntheticBatch(c, B, 2);
+  let step0 = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (const mode of ["soft", "hard"] as const) {
+      if (torchOk) add(`pytorch ${mode}`, torchStepTimes(torchOk, mode, steps));
+      if (native) {
+        add(`native ${mode}`, stepTimes(native, batch, mode === "soft" ? "soft" : "hard-sample", 1, steps, step0));
+        step0 += steps + 1;
+      }
+    }
+  }
+  native?.dispose();
+
   const rows: EngineBenchRow[] = [];
-  const localPeak = localPeakGflops();
-  const torch = measurePyTorch(opts.quick);
-  if (torch) {
-    const line = { name: "pytorch soft", torch: torch.version, msPerStep: torch.msPerStep, captionsPerSec: torch.captionsPerSec, gflops: trainingStepFlops(c, 64, T) / torch.msPerStep / 1e6 };
-    if (opts.json) console.log(JSON.stringify(line));
-    else console.log(`${"pytorch soft".padEnd(22)} B=64 T=${T}: ${torch.msPerStep.toFixed(1)} ms/step, ${torch.captionsPerSec.toFixed(1)} captions/s, ${line.gflops.toFixed(1)} GFLOP/s (torch ${torch.version}, 2 threads, this machine)`);
-  } else if (!opts.json) {
-    console.log("pytorch: not measured (no python3 with torch; Debian: apt-get install python3-torch)");
+  if (!opts.json) {
+    out(`training step, default config (B=${B}, T=${T}, K=${c.vocabSize}), forward + backward + Adam, ${THREADS} threads, ${rounds} rounds x ${steps} steps, ms/step min / median / max:`);
   }
-  const emit = (name: string, B: number, steps: number, ms: number, note: string): void => {
-    if (loadavg()[0] > 1.5) note += ` [load average ${loadavg()[0].toFixed(1)}: other processes share the cores, numbers are low]`;
-    const flops = trainingStepFlops(c, B, T);
-    const row: EngineBenchRow = {
-      name,
-      config: { B, T, L: c.numLocations, D: c.featureDim, m: c.embedDim, n: c.hiddenDim, A: c.attnDim, K: c.vocabSize, steps },
-      msPerStep: ms,
-      captionsPerSec: (B * 1000) / ms,
-      gflops: flops / ms / 1e6,
-      peakShare: flops / ms / 1e6 / peak,
-      peakRssMiB: peakRssMiB(),
-      vsPyTorch: (B * 1000) / ms / PYTORCH_CAPTIONS_PER_SEC,
-      localPeakShare: flops / ms / 1e6 / localPeak,
-      loadAvg1: loadavg()[0],
-    };
-    if (torch) row.vsPyTorchHere = (B * 1000) / ms / torch.captionsPerSec;
-    if (note) row.note = note.trim();
-    rows.push(row);
-    if (opts.json) {
-      console.log(JSON.stringify(row));
-    } else {
-      console.log(
-        `${name.padEnd(22)} B=${B} T=${T}: ${ms.toFixed(1)} ms/step, ${row.captionsPerSec.toFixed(1)} captions/s ` +
-          `(${row.vsPyTorchHere !== undefined ? `${row.vsPyTorchHere.toFixed(2)}x PyTorch here, ` : ""}${row.vsPyTorch.toFixed(2)}x the brief's PyTorch ${PYTORCH_CAPTIONS_PER_SEC}), ` +
-          `${row.gflops.toFixed(1)} GFLOP/s = ${(100 * row.localPeakShare).toFixed(1)}% of this machine's ${localPeak.toFixed(0)} peak ` +
-          `(${(100 * row.peakShare).toFixed(1)}% of the brief's ${peak}), peak RSS ${row.peakRssMiB.toFixed(0)} MiB${note}`,
-      );
+  for (const mode of ["soft", "hard"] as const) {
+    for (const who of ["pytorch", "native"] as const) {
+      const xs = times[`${who} ${mode}`];
+      if (!xs) continue;
+      const st = stats(xs);
+      const row: EngineBenchRow = {
+        name: `${who} ${mode}`,
+        config: { B, T, L: c.numLocations, D: c.featureDim, m: c.embedDim, n: c.hiddenDim, A: c.attnDim, K: c.vocabSize, threads: THREADS },
+        steps: xs.length,
+        msPerStep: st,
+        captionsPerSec: (B * 1000) / st.median,
+        gflops: flops / st.median / 1e6,
+      };
+      const torchRow = times[`pytorch ${mode}`];
+      if (who === "native" && torchRow) row.vsPyTorch = stats(torchRow).median / st.median;
+      if (bestSgemm > 0) row.sgemmShare = row.gflops / bestSgemm;
+      rows.push(row);
+      const cps = (ms: number): string => ((B * 1000) / ms).toFixed(1);
+      emit(row,
+        `  ${row.name.padEnd(13)} ${st.min.toFixed(0)} / ${st.median.toFixed(0)} / ${st.max.toFixed(0)} ms, ` +
+          `${row.captionsPerSec.toFixed(1)} captions/s (${cps(st.max)}-${cps(st.min)}), ${row.gflops.toFixed(1)} GFLOP/s` +
+          (row.sgemmShare !== undefined ? ` = ${(100 * row.sgemmShare).toFixed(0)}% of the best in-run sgemm ${bestSgemm.toFixed(0)}` : "") +
+          (row.vsPyTorch !== undefined ? `; ${row.vsPyTorch.toFixed(2)}x PyTorch` : ""));
     }
-  };
+  }
+  if (!opts.json && loadavg()[0] > THREADS + 0.5) out(`  [load average ${loadavg()[0].toFixed(1)} at the end: other processes shared the cores]`);
 
-  const params = syntheticParams(c, 1);
-  const B = 64;
-  const batch = syntheticBatch(c, B, T, 2);
-  const native = createNativeEngine(c, params);
-  if (native) {
-    const steps = opts.quick ? 3 : 10;
+  // The float64 reference is ~2-3 orders of magnitude slower: one caption, one step.
+  if (!opts.quick) {
+    const ref = new ReferenceEngine(c, Float64Array.from(syntheticParams(c, 1)));
+    const refBatch = syntheticBatch(c, 1, 3);
     for (const mode of ["soft", "hard-sample"] as const) {
-      const ms = timeSteps(native, batch, mode, 1, steps);
-      const name = `native ${mode === "soft" ? "soft" : "hard"}`;
-      const cps = (B * 1000) / ms;
-      const target = torch ? 1.5 * torch.captionsPerSec : TARGET_CAPTIONS_PER_SEC;
-      emit(name, B, steps, ms, cps >= target ? "" : ` [below the 1.5x PyTorch target of ${target.toFixed(0)} captions/s]`);
+      const [ms] = stepTimes(ref, refBatch, mode, 0, 1, 0);
+      emit({ name: `reference ${mode}`, B: 1, msPerStep: ms, captionsPerSec: 1000 / ms },
+        `  reference ${mode === "soft" ? "soft" : "hard"} (float64 TypeScript, B=1, 1 step): ${(ms / 1000).toFixed(1)} s/step, ${(1000 / ms).toFixed(3)} captions/s`);
     }
-    native.dispose();
-  } else if (!opts.json) {
-    console.log("native engine not built: npm run build:native");
-  }
-
-  // The float64 reference is ~2-3 orders of magnitude slower: a smaller batch, per-caption rate.
-  const refB = opts.quick ? 1 : 2;
-  const refBatch = syntheticBatch(c, refB, T, 3);
-  const ref = new ReferenceEngine(c, Float64Array.from(params));
-  for (const mode of ["soft", "hard-sample"] as const) {
-    const ms = timeSteps(ref, refBatch, mode, 0, 1);
-    emit(`reference ${mode === "soft" ? "soft" : "hard"}`, refB, 1, ms, ` (reference: B=${refB}, 1 step, no warm-up; rate per caption)`);
   }
   return rows;
 }

@@ -1,65 +1,36 @@
 // Node binding of the native decoder engine. Buffers (params, grads, optimiser state, inputs,
 // outputs) are JS typed arrays whose memory C++ reads and writes in place: nothing is copied
-// per call. Every argument is checked, and a bad one throws a JS Error that names it.
+// per call. Each call takes one options object; every field's type, length and range is
+// checked before C++ touches it, and a bad one throws a JS Error that names it. A decoding
+// context is a tagged object that records its engine and dimensions, so another engine's
+// context, a forged object or a disposed engine is refused rather than dereferenced.
 #include <napi.h>
 #include <omp.h>
 
+#include <climits>
 #include <memory>
 #include <string>
 
+#include "addon_args.h"
 #include "sat.h"
 
 namespace {
 
 using sat::Decoder;
+using sat_addon::Fields;
+using sat_addon::fail;
 
-std::string fmt(const std::string& fn, const std::string& what) { return fn + ": " + what; }
+// Tags the objects that prepareDecode returns (random 128 bits: napi_type_tag's contract).
+constexpr napi_type_tag kContextTag = {0x6b1e4f0c2d9a4e31ULL, 0x9f27c0d5a8b3e716ULL};
 
-[[noreturn]] void fail(Napi::Env env, const std::string& msg) { throw Napi::Error::New(env, msg); }
+struct ContextBox {
+  uint64_t engineId;
+  sat::Dims dims;
+  sat::DecodeContext ctx;
+};
 
-template <typename TA>
-TA typed(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, napi_typedarray_type type, const char* typeName) {
-  if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type)
-    fail(info.Env(), fmt(fn, std::string(name) + " must be a " + typeName));
-  return info[i].As<TA>();
-}
-
-float* f32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, size_t expected, const char* expr) {
-  auto a = typed<Napi::Float32Array>(info, i, fn, name, napi_float32_array, "Float32Array");
-  if (a.ElementLength() != expected)
-    fail(info.Env(), fmt(fn, std::string(name) + " has " + std::to_string(a.ElementLength()) + " floats, expected " + expr + " = " +
-                                 std::to_string(expected)));
-  return a.Data();
-}
-
-int* i32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, size_t expected, const char* expr, int lo, int hi) {
-  auto a = typed<Napi::Int32Array>(info, i, fn, name, napi_int32_array, "Int32Array");
-  if (a.ElementLength() != expected)
-    fail(info.Env(), fmt(fn, std::string(name) + " has " + std::to_string(a.ElementLength()) + " ints, expected " + expr + " = " +
-                                 std::to_string(expected)));
-  int* p = a.Data();
-  for (size_t k = 0; k < expected; k++)
-    if (p[k] < lo || p[k] >= hi)
-      fail(info.Env(), fmt(fn, std::string(name) + "[" + std::to_string(k) + "] = " + std::to_string(p[k]) + " is outside [0, " +
-                                   std::to_string(hi) + ")"));
-  return p;
-}
-
-double num(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
-  if (i >= info.Length() || !info[i].IsNumber()) fail(info.Env(), fmt(fn, std::string(name) + " must be a number"));
-  return info[i].As<Napi::Number>().DoubleValue();
-}
-
-int posInt(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
-  const double v = num(info, i, fn, name);
-  if (!(v >= 1 && v <= 1e9) || v != (double)(int)v) fail(info.Env(), fmt(fn, std::string(name) + " must be a positive integer, got " + std::to_string(v)));
-  return (int)v;
-}
-
-double field(Napi::Object o, const char* fn, const char* name) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsNumber() && !v.IsBoolean()) fail(o.Env(), fmt(fn, std::string("opts.") + name + " must be a number"));
-  return v.IsBoolean() ? (v.As<Napi::Boolean>().Value() ? 1.0 : 0.0) : v.As<Napi::Number>().DoubleValue();
+bool sameDims(const sat::Dims& a, const sat::Dims& b) {
+  return a.K == b.K && a.m == b.m && a.n == b.n && a.A == b.A && a.D == b.D && a.L == b.L;
 }
 
 class Engine : public Napi::ObjectWrap<Engine> {
@@ -72,72 +43,82 @@ class Engine : public Napi::ObjectWrap<Engine> {
                                     InstanceMethod("dispose", &Engine::Dispose)});
     exports.Set("Engine", f);
     exports.Set("numThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sat::num_threads()); }));
+    exports.Set("blasInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sat::blas_info()); }));
+    // sgemmGflops({M, N, K, reps}): the bench's in-run sgemm through the engine's gemm().
+    exports.Set("sgemmGflops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+      if (info.Length() < 1 || !info[0].IsObject()) fail(info.Env(), "sgemmGflops: expects one options object");
+      Fields o(info.Env(), info[0].As<Napi::Object>(), "sgemmGflops", "");
+      const int M = o.integer("M", 1, 16384), N = o.integer("N", 1, 16384), K = o.integer("K", 1, 16384), reps = o.integer("reps", 1, 1000);
+      return Napi::Number::New(info.Env(), sat::sgemm_gflops(M, N, K, reps));
+    }));
     return exports;
   }
 
   explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
-    const char* fn = "Engine";
     if (info.Length() < 1 || !info[0].IsObject()) fail(info.Env(), "Engine: dims must be an object {K, m, n, A, D, L}");
-    Napi::Object o = info[0].As<Napi::Object>();
-    auto dim = [&](const char* name) {
-      const double v = field(o, fn, name);
-      if (!(v >= 1 && v <= 1e8) || v != (double)(int)v) fail(info.Env(), std::string("Engine: dims.") + name + " must be a positive integer");
-      return (int)v;
-    };
-    sat::Dims d{dim("K"), dim("m"), dim("n"), dim("A"), dim("D"), dim("L")};
+    Fields o(info.Env(), info[0].As<Napi::Object>(), "Engine", "dims.");
+    const int lim = 100000000;
+    sat::Dims d{o.integer("K", 1, lim), o.integer("m", 1, lim), o.integer("n", 1, lim), o.integer("A", 1, lim), o.integer("D", 1, lim), o.integer("L", 1, lim)};
     dec_ = std::make_unique<Decoder>(d);
+    static uint64_t serial = 0;
+    id_ = ++serial;
   }
 
  private:
   std::unique_ptr<Decoder> dec_;
+  uint64_t id_ = 0;
 
   Decoder& dec(Napi::Env env, const char* fn) {
-    if (!dec_) fail(env, fmt(fn, "the engine was disposed"));
+    if (!dec_) fail(env, std::string(fn) + ": the engine was disposed");
     return *dec_;
   }
 
-  // forwardBackward(params, grads, features, inputs, targets, mask, B, T, opts, locations|null, logProbOut, locationsOut)
+  static Fields options(const Napi::CallbackInfo& info, const char* fn) {
+    if (info.Length() < 1 || !info[0].IsObject()) fail(info.Env(), std::string(fn) + ": expects one options object");
+    return Fields(info.Env(), info[0].As<Napi::Object>(), fn, "");
+  }
+
+  // forwardBackward({params, grads, features, inputs, targets, mask, B, T, mode, dropout, seed,
+  //   alphaC, reinforceWeight, entropyWeight, baseline, computeGrad, locations?, logProbOut, locationsOut})
   Napi::Value ForwardBackward(const Napi::CallbackInfo& info) {
     const char* fn = "forwardBackward";
     Napi::Env env = info.Env();
     Decoder& d = dec(env, fn);
+    Fields o = options(info, fn);
     const sat::Dims& dm = d.dims;
-    const int B = posInt(info, 6, fn, "B"), T = posInt(info, 7, fn, "T");
+    const int B = o.integer("B", 1, INT_MAX), T = o.integer("T", 1, INT_MAX);
+    // Every row count and leading dimension of the step must fit the int of BLAS.
+    const double widest = std::max({4.0 * dm.n, (double)dm.n + dm.D, (double)dm.K, (double)dm.L * dm.A});
+    if ((double)B * T * std::max(1.0, (double)dm.L) > INT_MAX || (double)T * widest > INT_MAX || (double)B * dm.L > INT_MAX)
+      fail(env, std::string(fn) + ": B=" + std::to_string(B) + ", T=" + std::to_string(T) + " is too large a step for this engine");
     const size_t R = (size_t)B * T;
     sat::StepArgs a{};
-    float* params = f32(info, 0, fn, "params", d.off.total, "the parameter count");
-    float* grads = f32(info, 1, fn, "grads", d.off.total, "the parameter count");
+    float* params = o.f32("params", d.off.total, "the parameter count");
+    float* grads = o.f32("grads", d.off.total, "the parameter count");
     a.B = B;
     a.T = T;
-    a.features = f32(info, 2, fn, "features", (size_t)B * dm.L * dm.D, "B*L*D");
-    a.inputs = i32(info, 3, fn, "inputs", R, "B*T", 0, dm.K);
-    a.targets = i32(info, 4, fn, "targets", R, "B*T", 0, dm.K);
-    a.mask = f32(info, 5, fn, "mask", R, "B*T");
-    if (info.Length() < 9 || !info[8].IsObject()) fail(env, fmt(fn, "opts must be an object"));
-    Napi::Object o = info[8].As<Napi::Object>();
-    a.mode = (int)field(o, fn, "mode");
-    if (a.mode < 0 || a.mode > 2) fail(env, fmt(fn, "opts.mode must be 0 (soft), 1 (hard-sample) or 2 (hard-expect)"));
-    a.dropout = (float)field(o, fn, "dropout");
-    if (!(a.dropout >= 0.0f && a.dropout < 1.0f)) fail(env, fmt(fn, "opts.dropout must be in [0, 1)"));
-    a.seed = (uint32_t)(int64_t)field(o, fn, "seed");
-    a.alphaC = (float)field(o, fn, "alphaC");
-    a.reinforceWeight = (float)field(o, fn, "reinforceWeight");
-    a.entropyWeight = (float)field(o, fn, "entropyWeight");
-    a.baseline = (float)field(o, fn, "baseline");
-    a.computeGrad = field(o, fn, "computeGrad") != 0.0;
-    a.locations = nullptr;
-    if (info.Length() > 9 && !info[9].IsNull() && !info[9].IsUndefined()) a.locations = i32(info, 9, fn, "locations", R, "B*T", 0, dm.L);
-    auto lp = typed<Napi::Float64Array>(info, 10, fn, "logProbOut", napi_float64_array, "Float64Array");
-    if (lp.ElementLength() != (size_t)B) fail(env, fmt(fn, "logProbOut must have B = " + std::to_string(B) + " elements"));
-    auto lo = typed<Napi::Int32Array>(info, 11, fn, "locationsOut", napi_int32_array, "Int32Array");
-    if (lo.ElementLength() != R) fail(env, fmt(fn, "locationsOut must have B*T = " + std::to_string(R) + " elements"));
+    a.features = o.f32("features", (size_t)B * dm.L * dm.D, "B*L*D");
+    a.inputs = o.i32in("inputs", R, "B*T", 0, dm.K);
+    a.targets = o.i32in("targets", R, "B*T", 0, dm.K);
+    a.mask = o.f32("mask", R, "B*T");
+    a.mode = o.integer("mode", 0, 2);
+    a.dropout = (float)o.number("dropout");
+    if (!(a.dropout >= 0.0f && a.dropout < 1.0f)) fail(env, std::string(fn) + ": dropout must be in [0, 1)");
+    a.seed = o.uint32("seed");
+    a.alphaC = (float)o.number("alphaC");
+    a.reinforceWeight = (float)o.number("reinforceWeight");
+    a.entropyWeight = (float)o.number("entropyWeight");
+    a.baseline = (float)o.number("baseline");
+    a.computeGrad = o.boolean("computeGrad");
+    a.locations = o.present("locations") ? o.i32in("locations", R, "B*T", 0, dm.L) : nullptr;
     sat::StepOut out{};
-    out.logProb = lp.Data();
-    out.locations = lo.Data();
+    out.logProb = o.f64("logProbOut", (size_t)B, "B");
+    out.locations = o.i32("locationsOut", R, "B*T");
     try {
-      d.forward_backward(params, grads, a, out);
+      d.forward(params, a, out);
+      if (a.computeGrad) d.backward(params, grads, a, out);
     } catch (const std::bad_alloc&) {
-      fail(env, fmt(fn, "out of memory for the activations of B=" + std::to_string(B) + ", T=" + std::to_string(T)));
+      fail(env, std::string(fn) + ": out of memory for the activations of B=" + std::to_string(B) + ", T=" + std::to_string(T));
     }
     Napi::Object r = Napi::Object::New(env);
     r.Set("loss", out.loss);
@@ -148,104 +129,129 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return r;
   }
 
-  // prepareDecode(params, features, numImages) → handle
+  // prepareDecode({params, features, numImages}) → a context object owned by this engine
   Napi::Value PrepareDecode(const Napi::CallbackInfo& info) {
     const char* fn = "prepareDecode";
     Napi::Env env = info.Env();
     Decoder& d = dec(env, fn);
-    float* params = f32(info, 0, fn, "params", d.off.total, "the parameter count");
-    const int N = posInt(info, 2, fn, "numImages");
-    float* feats = f32(info, 1, fn, "features", (size_t)N * d.dims.L * d.dims.D, "numImages*L*D");
-    auto* ctx = new sat::DecodeContext();
-    d.prepare_decode(params, feats, N, *ctx);
-    return Napi::External<sat::DecodeContext>::New(env, ctx, [](Napi::Env, sat::DecodeContext* c) { delete c; });
+    Fields o = options(info, fn);
+    float* params = o.f32("params", d.off.total, "the parameter count");
+    const int N = o.integer("numImages", 1, INT_MAX / d.dims.L);
+    float* feats = o.f32("features", (size_t)N * d.dims.L * d.dims.D, "numImages*L*D");
+    auto box = std::make_unique<ContextBox>();
+    box->engineId = id_;
+    box->dims = d.dims;
+    try {
+      d.prepare_decode(params, feats, N, box->ctx);
+    } catch (const std::bad_alloc&) {
+      fail(env, std::string(fn) + ": out of memory for the context of " + std::to_string(N) + " images");
+    }
+    Napi::Object handle = Napi::Object::New(env);
+    handle.Set("numImages", N);
+    ContextBox* raw = box.get();
+    napi_status st = napi_wrap(env, handle, raw, [](napi_env, void* p, void*) { delete static_cast<ContextBox*>(p); }, nullptr, nullptr);
+    if (st != napi_ok) fail(env, std::string(fn) + ": could not create the context");
+    box.release();
+    handle.TypeTag(&kContextTag);
+    return handle;
   }
 
-  static const sat::DecodeContext& handle(const Napi::CallbackInfo& info, size_t i, const char* fn) {
-    if (i >= info.Length() || !info[i].IsExternal()) fail(info.Env(), fmt(fn, "ctx is not a context from prepareDecode"));
-    return *info[i].As<Napi::External<sat::DecodeContext>>().Data();
+  // The context of a decoding call: ours (tag), made by this engine, with its dimensions.
+  const sat::DecodeContext& context(Fields& o, const Decoder& d) {
+    Napi::Value v = o.get("ctx");
+    if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kContextTag)) o.error("ctx is not a context from prepareDecode");
+    void* p = nullptr;
+    if (napi_unwrap(o.env(), v, &p) != napi_ok || !p) o.error("ctx is not a context from prepareDecode");
+    const ContextBox* box = static_cast<const ContextBox*>(p);
+    if (box->engineId != id_) o.error("ctx belongs to another engine (each engine decodes only the contexts its prepareDecode made)");
+    if (!sameDims(box->dims, d.dims)) o.error("ctx has other dimensions than this engine");
+    return box->ctx;
   }
 
-  // The leading arguments of the decoding calls: params, the DecodeContext handle, and
-  // rowImage (which image each row decodes). rows == nullptr when there are no rows.
+  // The leading fields of the decoding calls: params, ctx, and rowImage (which image each row
+  // decodes; empty: nothing to do).
   struct RowArgs {
-    Decoder& d;
     float* params;
-    const sat::DecodeContext& ctx;
+    const sat::DecodeContext* ctx;
     int* rows;
     size_t N;
   };
-  RowArgs rowArgs(const Napi::CallbackInfo& info, const char* fn) {
-    Decoder& d = dec(info.Env(), fn);
-    float* params = f32(info, 0, fn, "params", d.off.total, "the parameter count");
-    const sat::DecodeContext& ctx = handle(info, 1, fn);
-    auto ri = typed<Napi::Int32Array>(info, 2, fn, "rowImage", napi_int32_array, "Int32Array");
-    const size_t N = ri.ElementLength();
-    int* rows = N == 0 ? nullptr : i32(info, 2, fn, "rowImage", N, "rows", 0, ctx.numImages);
-    return {d, params, ctx, rows, N};
+  RowArgs rowArgs(Fields& o, Decoder& d) {
+    float* params = o.f32("params", d.off.total, "the parameter count");
+    const sat::DecodeContext& ctx = context(o, d);
+    const size_t N = o.length("rowImage", napi_int32_array, "Int32Array");
+    if (N > (size_t)INT_MAX / std::max(d.dims.K, d.dims.L * d.dims.A)) o.error("rowImage has too many rows for one call");
+    int* rows = N == 0 ? nullptr : o.i32in("rowImage", N, "rows", 0, ctx.numImages);
+    return {params, &ctx, rows, N};
   }
 
-  // initialState(params, handle, rowImage, hOut, cOut)
+  // initialState({params, ctx, rowImage, h, c})
   Napi::Value InitialState(const Napi::CallbackInfo& info) {
     const char* fn = "initialState";
     Napi::Env env = info.Env();
-    auto [d, params, ctx, rows, N] = rowArgs(info, fn);
-    if (N == 0) return env.Undefined();
-    float* h = f32(info, 3, fn, "h", N * d.dims.n, "rows*n");
-    float* c = f32(info, 4, fn, "c", N * d.dims.n, "rows*n");
-    d.initial_state(params, ctx, rows, (int)N, h, c);
+    Decoder& d = dec(env, fn);
+    Fields o = options(info, fn);
+    auto [params, ctx, rows, N] = rowArgs(o, d);
+    float* h = o.f32("h", N * d.dims.n, "rows*n");
+    float* c = o.f32("c", N * d.dims.n, "rows*n");
+    if (N > 0) d.initial_state(params, *ctx, rows, (int)N, h, c);
     return env.Undefined();
   }
 
-  // decodeStep(params, handle, rowImage, tokens, h, c, sampleSeed|null, logProbs, alpha, beta, locations|null)
+  // decodeStep({params, ctx, rowImage, tokens, h, c, sampleSeed?, logProbs, alpha, beta, locations?})
   Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     const char* fn = "decodeStep";
     Napi::Env env = info.Env();
-    auto [d, params, ctx, rows, N] = rowArgs(info, fn);
-    if (N == 0) return env.Undefined();
+    Decoder& d = dec(env, fn);
+    Fields o = options(info, fn);
+    auto [params, ctx, rows, N] = rowArgs(o, d);
     const sat::Dims& dm = d.dims;
-    int* tokens = i32(info, 3, fn, "tokens", N, "rows", 0, dm.K);
-    float* h = f32(info, 4, fn, "state.h", N * dm.n, "rows*n");
-    float* c = f32(info, 5, fn, "state.c", N * dm.n, "rows*n");
-    bool sample = info.Length() > 6 && info[6].IsNumber();
-    uint32_t seed = sample ? (uint32_t)(int64_t)info[6].As<Napi::Number>().DoubleValue() : 0u;
-    float* lp = f32(info, 7, fn, "logProbs", N * dm.K, "rows*K");
-    float* al = f32(info, 8, fn, "alpha", N * dm.L, "rows*L");
-    float* be = f32(info, 9, fn, "beta", N, "rows");
-    int* locs = sample && info.Length() > 10 && !info[10].IsNull() && !info[10].IsUndefined()
-                    ? i32(info, 10, fn, "locations", N, "rows", INT32_MIN, INT32_MAX)
-                    : nullptr;
-    d.decode_step(params, ctx, rows, tokens, (int)N, h, c, sample, seed, lp, al, be, locs);
+    int* tokens = o.i32in("tokens", N, "rows", 0, dm.K);
+    float* h = o.f32("h", N * dm.n, "rows*n");
+    float* c = o.f32("c", N * dm.n, "rows*n");
+    const bool sample = o.present("sampleSeed");
+    const uint32_t seed = sample ? o.uint32("sampleSeed") : 0u;
+    float* lp = o.f32("logProbs", N * dm.K, "rows*K");
+    float* al = o.f32("alpha", N * dm.L, "rows*L");
+    float* be = o.f32("beta", N, "rows");
+    int* locs = sample && o.present("locations") ? o.i32("locations", N, "rows") : nullptr;
+    if (N > 0) {
+      try {
+        d.decode_step(params, *ctx, rows, tokens, (int)N, h, c, sample, seed, lp, al, be, locs);
+      } catch (const std::bad_alloc&) {
+        fail(env, std::string(fn) + ": out of memory for " + std::to_string(N) + " rows");
+      }
+    }
     return env.Undefined();
   }
 
-  // optimizerStep(params, grads, kind 0 adam | 1 rmsprop, lr, beta1, beta2, rho, eps, weightDecay, clipNorm, step, s1, s2|null) → norm
+  // optimizerStep({params, grads, kind: 0 adam | 1 rmsprop, lr, beta1, beta2, rho, eps,
+  //   weightDecay, clipNorm, step, state1, state2 (adam)}) → the gradient norm before clipping
   Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
     const char* fn = "optimizerStep";
     Napi::Env env = info.Env();
     Decoder& d = dec(env, fn);
+    Fields o = options(info, fn);
     const size_t N = d.off.total;
-    float* p = f32(info, 0, fn, "params", N, "the parameter count");
-    float* g = f32(info, 1, fn, "grads", N, "the parameter count");
-    const int kind = (int)num(info, 2, fn, "kind");
-    const double lr = num(info, 3, fn, "lr"), b1 = num(info, 4, fn, "beta1"), b2 = num(info, 5, fn, "beta2");
-    const double rho = num(info, 6, fn, "rho"), eps = num(info, 7, fn, "eps"), wd = num(info, 8, fn, "weightDecay");
-    const double clip = num(info, 9, fn, "clipNorm");
-    const double step = num(info, 10, fn, "step");
-    if (!(step >= 1)) fail(env, fmt(fn, "step must be >= 1 (updates count from 1)"));
-    float* s1 = f32(info, 11, fn, kind == 0 ? "adam m" : "rmsprop v", N, "the parameter count");
+    float* p = o.f32("params", N, "the parameter count");
+    float* g = o.f32("grads", N, "the parameter count");
+    const int kind = o.integer("kind", 0, 1);
+    const double lr = o.number("lr"), b1 = o.number("beta1"), b2 = o.number("beta2");
+    const double rho = o.number("rho"), eps = o.number("eps"), wd = o.number("weightDecay");
+    const double clip = o.number("clipNorm");
+    const double step = o.number("step");
+    if (!(step >= 1)) o.error("step must be >= 1 (updates count from 1)");
+    float* s1 = o.f32("state1", N, "the parameter count");
+    float* s2 = kind == 0 ? o.f32("state2", N, "the parameter count") : nullptr;
     const double norm = std::sqrt(sat::sum_squares(g, N));
     const float scale = clip > 0 && norm > clip ? (float)(clip / norm) : 1.0f;
     const float wdFactor = (float)(1.0 - lr * wd);
     if (kind == 0) {
-      float* s2 = f32(info, 12, fn, "adam v", N, "the parameter count");
       const double bc1 = 1.0 - std::pow(b1, step), bc2 = 1.0 - std::pow(b2, step);
       sat::adam_update(p, g, s1, s2, N, scale, (float)lr, wdFactor, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2), (float)eps,
                        (float)(1.0 / bc1), (float)(1.0 / bc2));
-    } else if (kind == 1) {
-      sat::rmsprop_update(p, g, s1, N, scale, (float)lr, wdFactor, (float)rho, (float)(1.0 - rho), (float)eps);
     } else {
-      fail(env, fmt(fn, "kind must be 0 (adam) or 1 (rmsprop)"));
+      sat::rmsprop_update(p, g, s1, N, scale, (float)lr, wdFactor, (float)rho, (float)(1.0 - rho), (float)eps);
     }
     return Napi::Number::New(env, norm);
   }
@@ -262,7 +268,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   sat::init_threads();
-  return Engine::Init(env, exports);
+  Engine::Init(env, exports);
+  exports.Set("layers", sat_addon::layer_bindings(env));
+  return exports;
 }
 
 }  // namespace

@@ -52,10 +52,61 @@ static inline __m256 tanh8(__m256 x) {
 }
 #endif
 
+#if defined(__AVX512F__)
+// GCC 12's AVX-512 headers start masked intrinsics from _mm512_undefined_*(), which its
+// -Wmaybe-uninitialized reports at every inlined call: a known false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The same tanh 16 lanes wide (the addon is compiled on the machine it runs on, -march=native,
+// so the widest kernel the CPU has is chosen at build time).
+static inline __m512 exp16_nonneg(__m512 x) {
+  x = _mm512_min_ps(x, _mm512_set1_ps(40.0f));
+  const __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(1.428606765330187e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __m512i k = _mm512_cvtps_epi32(kf);
+  const __m512 two_k = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k, _mm512_set1_epi32(127)), 23));
+  return _mm512_mul_ps(p, two_k);
+}
+
+static inline __m512 tanh16(__m512 x) {
+  const __m512i signbit = _mm512_set1_epi32((int)0x80000000u);
+  const __m512i xi = _mm512_castps_si512(x);
+  const __m512i sign = _mm512_and_si512(xi, signbit);
+  const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(signbit, xi));
+  const __m512 d = _mm512_add_ps(exp16_nonneg(_mm512_add_ps(ax, ax)), _mm512_set1_ps(1.0f));
+  __m512 r = _mm512_rcp14_ps(d);
+  r = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+  const __m512 y = _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), r, _mm512_set1_ps(1.0f));
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));
+}
+#endif
+
 // S_i = tanh(P_i + q) for one location, and e_i = S_i · w_att (without b_att).
 static inline float score_row(const float* __restrict p, const float* __restrict q, const float* __restrict w, float* __restrict out, int A) {
   int a = 0;
   float e = 0.0f;
+#if defined(__AVX512F__)
+  {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (; a + 32 <= A; a += 32) {
+      const __m512 v0 = tanh16(_mm512_add_ps(_mm512_loadu_ps(p + a), _mm512_loadu_ps(q + a)));
+      const __m512 v1 = tanh16(_mm512_add_ps(_mm512_loadu_ps(p + a + 16), _mm512_loadu_ps(q + a + 16)));
+      _mm512_storeu_ps(out + a, v0);
+      _mm512_storeu_ps(out + a + 16, v1);
+      acc0 = _mm512_fmadd_ps(v0, _mm512_loadu_ps(w + a), acc0);
+      acc1 = _mm512_fmadd_ps(v1, _mm512_loadu_ps(w + a + 16), acc1);
+    }
+    e += _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   for (; a + 16 <= A; a += 16) {
@@ -78,8 +129,22 @@ static inline float score_row(const float* __restrict p, const float* __restrict
   return e;
 }
 
+void attention_project_forward(int rows, int D, int A, const float* feats, const float* W_a, float* P) {
+  gemm(false, false, rows, A, D, 1.0f, feats, D, W_a, A, 0.0f, P, A);
+}
+
+void attention_project_backward(int rows, int D, int A, const float* feats, const float* dP, float* dW_a, float* db_a) {
+  gemm(true, false, D, A, rows, 1.0f, feats, D, dP, A, 0.0f, dW_a, A);
+  colsum(rows, A, dP, A, db_a, false);
+}
+
 void attention_forward(const AttentionStep& s) {
   const int L = s.L, A = s.A, D = s.D;
+  for (int b = 0; b < s.B; b++) std::memcpy(s.q + (size_t)b * A, s.b_a, sizeof(float) * A);
+  if (s.W_hPacked)
+    gemm_packed(s.B, s.hprev, (int)s.ldh, *s.W_hPacked, true, s.q, A);
+  else
+    gemm(false, false, s.B, A, s.hiddenN, 1.0f, s.hprev, (int)s.ldh, s.W_h, A, 1.0f, s.q, A);
   #pragma omp parallel for schedule(static)
   for (int i = 0; i < s.B; i++) {
     const int b = s.reverse ? s.B - 1 - i : i;
@@ -253,6 +318,37 @@ void attention_backward(const AttentionBackStep& s) {
       s.dpreBeta[rb] = dbeta * beta * (1.0f - beta);
     }
   }
+  // dh_prev += dq W_hᵀ + dpreβ w_beta
+  if (s.W_hT)
+    gemm_packed(s.B, s.dq, (int)s.lddq, *s.W_hT, true, s.dh, (int)s.lddh);
+  else
+    gemm(false, true, s.B, s.hiddenN, A, 1.0f, s.dq, (int)s.lddq, s.W_h, A, 1.0f, s.dh, (int)s.lddh);
+  const int n = s.hiddenN;
+  #pragma omp parallel for schedule(static)
+  for (int b = 0; b < s.B; b++) {
+    const float v = s.dpreBeta[(size_t)b * s.ldbeta];
+    float* d = s.dh + (size_t)b * s.lddh;
+    #pragma omp simd
+    for (int j = 0; j < n; j++) d[j] += v * s.w_beta[j];
+  }
+}
+
+void attention_weight_backward(int R, int n, int A, int L, int D, const float* Hprev, size_t ldh, const float* dQ, const float* dpreBeta,
+                               const float* dwAttPartial, int threads, float* dW_h, float* dw_beta, float* db_beta, float* dw_att,
+                               float* db_att) {
+  gemm(true, false, n, A, R, 1.0f, Hprev, (int)ldh, dQ, A, 0.0f, dW_h, A);
+  gemv(true, R, n, 1.0f, Hprev, (int)ldh, dpreBeta, 0.0f, dw_beta);
+  double sb = 0;
+  for (int r = 0; r < R; r++) sb += dpreBeta[r];
+  *db_beta = (float)sb;
+  for (int j = 0; j < A; j++) dw_att[j] = 0.0f;
+  double sa = 0;
+  for (int th = 0; th < threads; th++) {
+    const float* p = dwAttPartial + (size_t)th * (A + 1 + L + D);
+    for (int j = 0; j < A; j++) dw_att[j] += p[j];
+    sa += p[A];
+  }
+  *db_att = (float)sa;
 }
 
 }  // namespace sat

@@ -1,7 +1,7 @@
 // Stand-alone timing driver of the engine (no Node): default config, synthetic data, a few
 // training steps (forward + backward + Adam) per mode. Not part of the addon; used to time
 // threading variants in isolation, e.g. on a quiet machine:
-//   g++ -std=c++17 -O3 -march=haswell -fopenmp -Inative native/{bench_main,decoder,attention,lstm,output,optim,kernels}.cc -lopenblas
+//   g++ -std=c++17 -O3 -march=haswell -fopenmp -Inative native/{bench_main,decoder,init_state,embedding,attention,lstm,output,optim,kernels,packed_gemm}.cc -lopenblas
 //   SAT_PROFILE=1 ./a.out 5
 #include <omp.h>
 
@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
       o.logProb = logProb.data();
       o.locations = locs.data();
       const double t0 = omp_get_wtime();
-      dec.forward_backward(p.data(), g.data(), a, o);
+      dec.forward(p.data(), a, o);
+      dec.backward(p.data(), g.data(), a, o);
       const double t1 = omp_get_wtime();
       const double norm = std::sqrt(sat::sum_squares(g.data(), N));
       const double bc1 = 1 - std::pow(0.9, s + 1), bc2 = 1 - std::pow(0.999, s + 1);

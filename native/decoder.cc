@@ -1,8 +1,9 @@
-// The decoder: initial state, the recurrence over T steps (attention + LSTM), the deep output
-// and the loss, then the backward pass in reverse (docs/engine.md). Work that does not depend
-// on the recurrence runs as large GEMMs over all B*T rows; the per-step GEMMs read strided
-// views (row r = b*T + t). The workspace grows to the largest (B, T) seen and is then reused:
-// nothing is allocated per step.
+// The decoder: a training step is forward() — initial state, attention projection, embedding,
+// the recurrence over T steps (attention + LSTM), the deep output and the output layer — into
+// the activations record, then backward(), which calls each layer's backward in reverse order
+// (docs/engine.md). Work that does not depend on the recurrence runs as large GEMMs over all
+// B*T rows; the per-step GEMMs read strided views (row r = b*T + t). The workspace grows to
+// the largest (B, T) seen and is then reused: nothing is allocated per step.
 #include <omp.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@ struct Phases {
   void start() {
     if (!kProfile) return;
     for (double& x : t) x = 0;
+    g_gemmProfile = GemmProfile{};
     last = omp_get_wtime();
   }
   void lap(int i, const char* n) {
@@ -44,7 +46,10 @@ struct Phases {
     std::fprintf(stderr, "[sat profile] total %.1f ms:", total * 1e3);
     for (int i = 0; i < 16; i++)
       if (name[i]) std::fprintf(stderr, " %s %.1f", name[i], t[i] * 1e3);
-    std::fprintf(stderr, "\n");
+    const GemmProfile& g = g_gemmProfile;
+    std::fprintf(stderr, " | gemm M<=256: %.1f ms %.1f GFLOP %.1f GFLOP/s; larger: %.1f ms %.1f GFLOP %.1f GFLOP/s\n", g.seconds[0] * 1e3,
+                 g.flops[0] / 1e9, g.flops[0] / 1e9 / std::max(g.seconds[0], 1e-9), g.seconds[1] * 1e3, g.flops[1] / 1e9,
+                 g.flops[1] / 1e9 / std::max(g.seconds[1], 1e-9));
   }
 };
 Phases prof;
@@ -53,6 +58,12 @@ Phases prof;
 // working set, ~100 MB at the default size, is 3x the 32 MB L3). SAT_NO_ZIGZAG=1 turns it off.
 const bool kZigzag = [] {
   const char* e = std::getenv("SAT_NO_ZIGZAG");
+  return !(e && e[0] == '1');
+}();
+// SAT_NO_PACK=1: the per-step GEMMs go through the BLAS on the unpacked weights (the
+// comparison behind packed_gemm.cc).
+const bool kPack = [] {
+  const char* e = std::getenv("SAT_NO_PACK");
   return !(e && e[0] == '1');
 }();
 }  // namespace
@@ -83,158 +94,164 @@ void Decoder::free_buf(Buf& b) {
 
 void Decoder::release() {
   for (Buf* b : {&abar_, &h0_, &c0_, &P_, &X_, &HZ_, &HO_, &G_, &C_, &TC_, &q_, &S_, &alpha_, &beta_, &ctx_, &ent_, &logaS_, &cov_, &U_, &UD_,
-                 &logits_, &dHZo_, &dG_, &dHZ_, &dQ_, &dpb_, &dP_, &dc_, &dX_, &dwatt_, &ones_, &rew_, &dpre0_, &dq_, &dS_, &dHZd_, &dG2_, &dHO_,
-                 &dU_, &dlog_, &dX2_, &dctx_})
+                 &logits_, &dHO_, &dX_, &dc_, &dHZ_, &dG_, &dQ_, &dpb_, &dP_, &dwatt_, &rew_, &dinit_, &dq_, &dS_, &dHZd_, &dG2_, &dHO2_,
+                 &dU_, &dUD_, &dX2_, &dctx_, &dTC_})
     free_buf(*b);
+  for (PackedMatrix* pm : {&packUWz_, &packWh_, &packUWzT_, &packWhT_}) free_packed(*pm);
   loc_ = std::vector<int>();
   logp_ = std::vector<double>();
+  acts_ = Activations{};
+  grads_ = ActivationGrads{};
 }
 
-// tanh(x W + bias) for the initial state, x [rows, D] → out [rows, n].
-static void init_state_forward(int rows, int D, int n, const float* x, const float* W, const float* bias, float* out) {
-  gemm(false, false, rows, n, D, 1.0f, x, D, W, n, 0.0f, out, n);
-  #pragma omp parallel for schedule(static)
-  for (int r = 0; r < rows; r++) {
-    float* o = out + (size_t)r * n;
-    #pragma omp simd
-    for (int j = 0; j < n; j++) o[j] = fast_tanh(o[j] + bias[j]);
-  }
+void Decoder::size_activations(int B, int T) {
+  const size_t R = (size_t)B * T;
+  const int K = dims.K, m = dims.m, n = dims.n, A = dims.A, D = dims.D, L = dims.L;
+  const size_t nD = (size_t)n + D;
+  Activations& x = acts_;
+  x.B = B;
+  x.T = T;
+  x.abar = need(abar_, (size_t)B * D);
+  x.h0 = need(h0_, (size_t)B * n);
+  x.c0 = need(c0_, (size_t)B * n);
+  x.P = need(P_, (size_t)B * L * A);
+  x.X = need(X_, R * m);
+  x.HZ = need(HZ_, R * nD);
+  x.HO = need(HO_, R * nD);
+  x.G = need(G_, R * 4 * n);
+  x.C = need(C_, R * n);
+  x.TC = need(TC_, R * n);
+  x.q = need(q_, (size_t)B * A);
+  x.S = need(S_, (size_t)T * B * L * A);
+  x.alpha = need(alpha_, R * L);
+  x.beta = need(beta_, R);
+  x.ctx = need(ctx_, R * D);
+  x.ent = need(ent_, R);
+  x.logaS = need(logaS_, R);
+  x.cov = need(cov_, (size_t)B * L);
+  x.U = need(U_, R * m);
+  x.UD = need(UD_, R * m);
+  x.logits = need(logits_, R * K);
+  if (loc_.size() < R) loc_.resize(R);
+  if (logp_.size() < R) logp_.resize(R);
+  x.loc = loc_.data();
+  x.logp = logp_.data();
 }
 
-static void mean_rows(int B, int L, int D, const float* feats, float* abar) {
-  #pragma omp parallel for schedule(static)
-  for (int b = 0; b < B; b++) {
-    float* o = abar + (size_t)b * D;
-    for (int d = 0; d < D; d++) o[d] = 0.0f;
-    const float* f = feats + (size_t)b * L * D;
-    for (int l = 0; l < L; l++) {
-      #pragma omp simd
-      for (int d = 0; d < D; d++) o[d] += f[(size_t)l * D + d];
-    }
-    const float inv = 1.0f / L;
-    for (int d = 0; d < D; d++) o[d] *= inv;
-  }
+void Decoder::size_activation_grads() {
+  const int B = acts_.B;
+  const size_t R = (size_t)B * acts_.T;
+  const int m = dims.m, n = dims.n, A = dims.A, D = dims.D, L = dims.L;
+  const size_t nD = (size_t)n + D;
+  ActivationGrads& d = grads_;
+  d.dHO = need(dHO_, R * nD);
+  d.dX = need(dX_, R * m);
+  d.dc = need(dc_, (size_t)B * n);
+  d.dHZ = need(dHZ_, (size_t)B * nD);
+  d.dG = need(dG_, R * 4 * n);
+  d.dQ = need(dQ_, R * A);
+  d.dpreBeta = need(dpb_, R);
+  d.dP = need(dP_, (size_t)B * L * A);
+  d.dwAtt = need(dwatt_, (size_t)num_threads() * (A + 1 + L + D));
+  d.rewards = need(rew_, (size_t)B);
+  d.initScratch = need(dinit_, (size_t)2 * B * n);
 }
 
-void Decoder::forward_backward(const float* W, float* g, const StepArgs& a, StepOut& out) {
+void Decoder::forward(const float* W, const StepArgs& a, StepOut& out) {
   const int B = a.B, T = a.T, R = B * T;
   const int K = dims.K, m = dims.m, n = dims.n, A = dims.A, D = dims.D, L = dims.L;
   const int nD = n + D, G4 = 4 * n;
   const bool hardSample = a.mode == MODE_HARD_SAMPLE;
-
-  float* abar = need(abar_, (size_t)B * D);
-  float* h0 = need(h0_, (size_t)B * n);
-  float* c0 = need(c0_, (size_t)B * n);
-  float* P = need(P_, (size_t)B * L * A);
-  float* X = need(X_, (size_t)R * m);
-  float* HZ = need(HZ_, (size_t)R * nD);  // rows [h_{t-1} | ẑ_t]: the gates' input
-  float* HO = need(HO_, (size_t)R * nD);  // rows [h_t | ẑ_t]: the deep output's input
-  float* G = need(G_, (size_t)R * G4);
-  float* C = need(C_, (size_t)R * n);
-  float* TC = need(TC_, (size_t)R * n);
-  float* q = need(q_, (size_t)B * A);
-  float* S = need(S_, (size_t)T * B * L * A);
-  float* alpha = need(alpha_, (size_t)R * L);
-  float* beta = need(beta_, (size_t)R);
-  float* ctx = need(ctx_, (size_t)R * D);
-  float* ent = need(ent_, (size_t)R);
-  float* logaS = need(logaS_, (size_t)R);
-  float* cov = need(cov_, (size_t)B * L);
-  float* U = need(U_, (size_t)R * m);
-  float* UD = need(UD_, (size_t)R * m);
-  float* logits = need(logits_, (size_t)R * K);
-  if (loc_.size() < (size_t)R) loc_.resize(R);
-  if (logp_.size() < (size_t)R) logp_.resize(R);
-  int* loc = loc_.data();
-  double* logp = logp_.data();
+  size_activations(B, T);
+  const Activations& x = acts_;
 
   prof.start();
-  // Initial state and the per-batch projections.
-  mean_rows(B, L, D, a.features, abar);
-  init_state_forward(B, D, n, abar, W + off.W_ih, W + off.b_ih, h0);
-  init_state_forward(B, D, n, abar, W + off.W_ic, W + off.b_ic, c0);
-  gemm(false, false, B * L, A, D, 1.0f, a.features, D, W + off.W_a, A, 0.0f, P, A);
-  for (int r = 0; r < R; r++) std::memcpy(X + (size_t)r * m, W + off.E + (size_t)a.inputs[r] * m, sizeof(float) * m);
-  gemm(false, false, R, G4, m, 1.0f, X, m, W + off.W_x, G4, 0.0f, G, G4);
-  for (int b = 0; b < B; b++) std::memcpy(HZ + (size_t)b * T * nD, h0 + (size_t)b * n, sizeof(float) * n);
-  prof.lap(0, "prep");
+  init_state_forward(B, L, D, n, a.features, W + off.W_ih, W + off.b_ih, W + off.W_ic, W + off.b_ic, x.abar, x.h0, x.c0);
+  attention_project_forward(B * L, D, A, a.features, W + off.W_a, x.P);
+  embedding_forward(R, m, W + off.E, a.inputs, x.X);
+  lstm_input_forward(R, m, n, x.X, W + off.W_x, x.G);
+  if (kPack) {
+    pack_weights(false, nD, G4, W + off.U, G4, packUWz_);
+    pack_weights(false, n, A, W + off.W_h, A, packWh_);
+  }
+  const PackedMatrix* UWzPacked = kPack ? &packUWz_ : nullptr;
+  const PackedMatrix* WhPacked = kPack ? &packWh_ : nullptr;
+  for (int b = 0; b < B; b++) std::memcpy(x.HZ + (size_t)b * T * nD, x.h0 + (size_t)b * n, sizeof(float) * n);
+  prof.lap(0, "f.prep");
 
   const size_t ldR = (size_t)T;  // stride of per-row scalars between captions
   const uint32_t locSeedHash = hash32(a.seed ^ LOCATION_STREAM_XOR);
-  const uint32_t dropSeedHash = hash32(a.seed);
-
   for (int t = 0; t < T; t++) {
-    const float* hprev = HZ + (size_t)t * nD;
-    for (int b = 0; b < B; b++) std::memcpy(q + (size_t)b * A, W + off.b_a, sizeof(float) * A);
-    gemm(false, false, B, A, n, 1.0f, hprev, T * nD, W + off.W_h, A, 1.0f, q, A);
-    prof.lap(1, "f.gemm");
-
     AttentionStep st{};
     st.B = B; st.L = L; st.A = A; st.D = D; st.hiddenN = n;
-    st.img = nullptr; st.P = P; st.feats = a.features; st.q = q;
-    st.hprev = hprev; st.ldh = (size_t)T * nD;
+    st.img = nullptr; st.P = x.P; st.feats = a.features;
+    st.W_h = W + off.W_h; st.W_hPacked = WhPacked; st.b_a = W + off.b_a; st.q = x.q;
+    st.hprev = x.HZ + (size_t)t * nD; st.ldh = (size_t)T * nD;
     st.w_att = W + off.w_att; st.b_att = W[off.b_att]; st.w_beta = W + off.w_beta; st.b_beta = W[off.b_beta];
-    st.S = S + (size_t)t * B * L * A;
-    st.alpha = alpha + (size_t)t * L; st.ldalpha = (size_t)T * L;
-    st.beta = beta + t; st.ldbeta = ldR;
-    st.ctx = ctx + (size_t)t * D; st.ldctx = (size_t)T * D;
-    st.z1 = HZ + (size_t)t * nD + n; st.ldz1 = (size_t)T * nD;
-    st.z2 = HO + (size_t)t * nD + n; st.ldz2 = (size_t)T * nD;
-    st.entropy = ent + t;
-    st.logAlphaS = hardSample ? logaS + t : nullptr;
+    st.S = x.S + (size_t)t * B * L * A;
+    st.alpha = x.alpha + (size_t)t * L; st.ldalpha = (size_t)T * L;
+    st.beta = x.beta + t; st.ldbeta = ldR;
+    st.ctx = x.ctx + (size_t)t * D; st.ldctx = (size_t)T * D;
+    st.z1 = x.HZ + (size_t)t * nD + n; st.ldz1 = (size_t)T * nD;
+    st.z2 = x.HO + (size_t)t * nD + n; st.ldz2 = (size_t)T * nD;
+    st.entropy = x.ent + t;
+    st.logAlphaS = hardSample ? x.logaS + t : nullptr;
     st.sample = hardSample;
     st.locIn = a.locations ? a.locations + t : nullptr;
-    st.locOut = loc + t; st.ldloc = ldR;
+    st.locOut = x.loc + t; st.ldloc = ldR;
     st.locSeedHash = locSeedHash; st.T = T; st.t = t;
     st.reverse = kZigzag && (t & 1);
     attention_forward(st);
-    prof.lap(2, "f.att");
+    prof.lap(1, "f.att");
 
-    // G_t = G^x_t + [h_{t-1} | ẑ_t] @ [U; W_z]  (U and W_z are adjacent: one [n+D, 4n] matrix)
-    gemm(false, false, B, G4, nD, 1.0f, HZ + (size_t)t * nD, T * nD, W + off.U, G4, 1.0f, G + (size_t)t * G4, T * G4);
-    prof.lap(1, "f.gemm");
-    const float* cprev = t == 0 ? c0 : C + (size_t)(t - 1) * n;
+    const float* cprev = t == 0 ? x.c0 : x.C + (size_t)(t - 1) * n;
     const size_t ldcp = t == 0 ? (size_t)n : (size_t)T * n;
-    float* h2 = t + 1 < T ? HZ + (size_t)(t + 1) * nD : nullptr;
-    lstm_forward(B, n, G + (size_t)t * G4, (size_t)T * G4, W + off.b, cprev, ldcp, C + (size_t)t * n, (size_t)T * n, TC + (size_t)t * n,
-                 (size_t)T * n, HO + (size_t)t * nD, (size_t)T * nD, h2, (size_t)T * nD);
-    prof.lap(3, "f.lstm");
+    float* h2 = t + 1 < T ? x.HZ + (size_t)(t + 1) * nD : nullptr;
+    lstm_forward(B, n, nD, x.HZ + (size_t)t * nD, (size_t)T * nD, W + off.U, UWzPacked, x.G + (size_t)t * G4, (size_t)T * G4, W + off.b, cprev, ldcp,
+                 x.C + (size_t)t * n, (size_t)T * n, x.TC + (size_t)t * n, (size_t)T * n, x.HO + (size_t)t * nD, (size_t)T * nD, h2,
+                 (size_t)T * nD);
+    prof.lap(2, "f.lstm");
   }
 
-  // Deep output over all positions: [h_t | ẑ_t] @ [L_h; L_z] (adjacent too), + X, tanh, dropout.
-  gemm(false, false, R, m, nD, 1.0f, HO, nD, W + off.L_h, m, 0.0f, U, m);
-  deep_output_forward(R, m, X, U, UD, a.dropout, dropSeedHash);
-  gemm(false, false, R, K, m, 1.0f, UD, m, W + off.L_o, K, 0.0f, logits, K);
-  const float invB = 1.0f / B;
-  softmax_xent(R, K, logits, W + off.b_o, a.targets, a.mask, invB, a.computeGrad, logp);
-  prof.lap(4, "f.out");
+  deep_output_forward(R, m, nD, x.HO, W + off.L_h, x.X, x.U, x.UD, a.dropout, hash32(a.seed));
+  output_forward(R, m, K, x.UD, W + off.L_o, W + off.b_o, x.logits, a.targets, a.mask, 1.0f / B, a.computeGrad, x.logp);
+  prof.lap(3, "f.out");
+  losses(a, out);
+  if (!a.computeGrad) prof.print();
+}
 
-  // Losses (double accumulation).
+// The objective's terms from the forward's log p, α and entropies (double accumulation), and
+// the coverage Σ_t mask α that the penalty's backward needs.
+void Decoder::losses(const StepArgs& a, StepOut& out) {
+  const int B = a.B, T = a.T, R = B * T, L = dims.L;
+  const bool hardSample = a.mode == MODE_HARD_SAMPLE;
+  const Activations& x = acts_;
   double nll = 0, tokens = 0, entSum = 0, pen = 0, reinforce = 0;
   for (int b = 0; b < B; b++) {
     double lp = 0;
-    for (int l = 0; l < L; l++) cov[(size_t)b * L + l] = 0.0f;
+    float* cov = x.cov + (size_t)b * L;
+    for (int l = 0; l < L; l++) cov[l] = 0.0f;
     for (int t = 0; t < T; t++) {
       const size_t r = (size_t)b * T + t;
       const float mk = a.mask[r];
-      lp += mk * logp[r];
+      lp += mk * x.logp[r];
       tokens += mk;
-      entSum += mk * ent[r];
+      entSum += mk * x.ent[r];
       if (mk != 0.0f) {
-        const float* al = alpha + r * L;
-        for (int l = 0; l < L; l++) cov[(size_t)b * L + l] += mk * al[l];
+        const float* al = x.alpha + r * L;
+        for (int l = 0; l < L; l++) cov[l] += mk * al[l];
       }
     }
     out.logProb[b] = lp;
     nll -= lp;
     for (int l = 0; l < L; l++) {
-      const double v = 1.0 - cov[(size_t)b * L + l];
+      const double v = 1.0 - cov[l];
       pen += v * v;
     }
     if (hardSample) {
       const double rb = lp - a.baseline;
       double s = 0;
-      for (int t = 0; t < T; t++) s += a.mask[(size_t)b * T + t] * logaS[(size_t)b * T + t];
+      for (int t = 0; t < T; t++) s += a.mask[(size_t)b * T + t] * x.logaS[(size_t)b * T + t];
       reinforce += rb * s;
     }
   }
@@ -245,134 +262,78 @@ void Decoder::forward_backward(const float* W, float* g, const StepArgs& a, Step
   out.loss = out.nll + out.penalty;
   if (hardSample) {
     out.loss -= (double)a.reinforceWeight * reinforce / B + (double)a.entropyWeight * entSum / B;
-    std::memcpy(out.locations, loc, sizeof(int) * R);
+    std::memcpy(out.locations, x.loc, sizeof(int) * R);
   }
-  if (!a.computeGrad) {
-    prof.print();
-    return;
-  }
+}
 
-  // ---------------------------------------------------------------- backward
-  // Output layer; logits now hold dℓ.
-  gemm(true, false, m, K, R, 1.0f, UD, m, logits, K, 0.0f, g + off.L_o, K);
-  colsum(R, K, logits, K, g + off.b_o, false);
-  float* dU = UD;  // ũ is no longer needed: reuse for dũ, then dpre_u
-  gemm(false, true, R, m, K, 1.0f, logits, K, W + off.L_o, K, 0.0f, dU, m);
-  deep_output_backward(R, m, U, dU, a.dropout, dropSeedHash);
-  gemm(true, false, nD, m, R, 1.0f, HO, nD, dU, m, 0.0f, g + off.L_h, m);
-  float* dHZo = need(dHZo_, (size_t)R * nD);
-  gemm(false, true, R, nD, m, 1.0f, dU, m, W + off.L_h, m, 0.0f, dHZo, nD);
-  float* dX = need(dX_, (size_t)R * m);
-  std::memcpy(dX, dU, sizeof(float) * R * m);
-
-  // Recurrence in reverse.
-  float* dc = need(dc_, (size_t)B * n);
-  float* dHZ = need(dHZ_, (size_t)B * nD);  // [dh_prev | dẑ_gates] of the current step
-  float* dG = need(dG_, (size_t)R * G4);
-  float* dQ = need(dQ_, (size_t)R * A);
-  float* dpb = need(dpb_, (size_t)R);
-  float* dP = need(dP_, (size_t)B * L * A);
+void Decoder::backward(const float* W, float* g, const StepArgs& a, const StepOut& out) {
+  const int B = a.B, T = a.T, R = B * T;
+  const int K = dims.K, m = dims.m, n = dims.n, A = dims.A, D = dims.D, L = dims.L;
+  const int nD = n + D, G4 = 4 * n;
+  const bool hardSample = a.mode == MODE_HARD_SAMPLE;
+  size_activation_grads();
+  const Activations& x = acts_;
+  const ActivationGrads& d = grads_;
   const int nt = num_threads();
-  float* dwatt = need(dwatt_, (size_t)nt * (A + 1 + L + D));
-  float* rew = need(rew_, (size_t)B);
-  std::memset(dc, 0, sizeof(float) * B * n);
-  std::memset(dwatt, 0, sizeof(float) * nt * (A + 1 + L + D));
-  #pragma omp parallel for schedule(static)
-  for (int b = 0; b < B; b++) std::memset(dP + (size_t)b * L * A, 0, sizeof(float) * L * A);
-  for (int b = 0; b < B; b++) rew[b] = (float)(out.logProb[b] - a.baseline);
-  prof.lap(5, "b.out");
 
+  // Output layer (the logits hold dℓ), then the deep output. U is dead after its backward's
+  // mask, so dŨ reuses UD's memory.
+  float* dUD = x.UD;
+  output_backward(R, m, K, x.UD, W + off.L_o, x.logits, g + off.L_o, g + off.b_o, dUD);
+  deep_output_backward(R, m, nD, x.HO, W + off.L_h, x.U, dUD, a.dropout, hash32(a.seed), g + off.L_h, d.dHO, d.dX);
+
+  std::memset(d.dc, 0, sizeof(float) * B * n);
+  std::memset(d.dwAtt, 0, sizeof(float) * nt * (A + 1 + L + D));
+  #pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; b++) std::memset(d.dP + (size_t)b * L * A, 0, sizeof(float) * L * A);
+  for (int b = 0; b < B; b++) d.rewards[b] = (float)(out.logProb[b] - a.baseline);
+  if (kPack) {
+    pack_weights(true, G4, nD, W + off.U, G4, packUWzT_);
+    pack_weights(true, A, n, W + off.W_h, A, packWhT_);
+  }
+  const PackedMatrix* UWzT = kPack ? &packUWzT_ : nullptr;
+  const PackedMatrix* WhT = kPack ? &packWhT_ : nullptr;
+  prof.lap(4, "b.out");
+
+  const size_t ldR = (size_t)T;
   for (int t = T - 1; t >= 0; t--) {
-    const float* cprev = t == 0 ? c0 : C + (size_t)(t - 1) * n;
+    const float* cprev = t == 0 ? x.c0 : x.C + (size_t)(t - 1) * n;
     const size_t ldcp = t == 0 ? (size_t)n : (size_t)T * n;
-    lstm_backward(B, n, G + (size_t)t * G4, (size_t)T * G4, cprev, ldcp, TC + (size_t)t * n, (size_t)T * n, dHZo + (size_t)t * nD,
-                  (size_t)T * nD, t == T - 1 ? nullptr : dHZ, nD, dc, dG + (size_t)t * G4, (size_t)T * G4);
-    prof.lap(6, "b.lstm");
-    gemm(false, true, B, nD, G4, 1.0f, dG + (size_t)t * G4, T * G4, W + off.U, G4, 0.0f, dHZ, nD);
-    prof.lap(7, "b.gemm");
+    lstm_backward(B, n, nD, x.G + (size_t)t * G4, (size_t)T * G4, cprev, ldcp, x.TC + (size_t)t * n, (size_t)T * n, d.dHO + (size_t)t * nD,
+                  (size_t)T * nD, t == T - 1 ? nullptr : d.dHZ, nD, W + off.U, UWzT, d.dc, d.dG + (size_t)t * G4, (size_t)T * G4, d.dHZ);
+    prof.lap(5, "b.lstm");
 
     AttentionBackStep bs{};
-    bs.B = B; bs.L = L; bs.A = A; bs.D = D; bs.T = T; bs.t = t;
+    bs.B = B; bs.L = L; bs.A = A; bs.D = D; bs.T = T; bs.t = t; bs.hiddenN = n;
     bs.feats = a.features;
-    bs.S = S + (size_t)t * B * L * A;
-    bs.alpha = alpha + (size_t)t * L; bs.ldalpha = (size_t)T * L;
-    bs.beta = beta + t; bs.ldbeta = ldR;
-    bs.ctx = ctx + (size_t)t * D; bs.ldctx = (size_t)T * D;
-    bs.entropy = ent + t;
-    bs.loc = hardSample ? loc + t : nullptr;
-    bs.dz1 = dHZ + n; bs.lddz1 = nD;
-    bs.dz2 = dHZo + (size_t)t * nD + n; bs.lddz2 = (size_t)T * nD;
-    bs.mask = a.mask; bs.cov = cov; bs.w_att = W + off.w_att; bs.rewards = rew;
+    bs.S = x.S + (size_t)t * B * L * A;
+    bs.alpha = x.alpha + (size_t)t * L; bs.ldalpha = (size_t)T * L;
+    bs.beta = x.beta + t; bs.ldbeta = ldR;
+    bs.ctx = x.ctx + (size_t)t * D; bs.ldctx = (size_t)T * D;
+    bs.entropy = x.ent + t;
+    bs.loc = hardSample ? x.loc + t : nullptr;
+    bs.dz1 = d.dHZ + n; bs.lddz1 = nD;
+    bs.dz2 = d.dHO + (size_t)t * nD + n; bs.lddz2 = (size_t)T * nD;
+    bs.mask = a.mask; bs.cov = x.cov; bs.w_att = W + off.w_att; bs.W_h = W + off.W_h; bs.W_hT = WhT; bs.w_beta = W + off.w_beta;
+    bs.rewards = d.rewards;
     bs.soft = !hardSample;
-    bs.lambda = a.alphaC; bs.lambdaR = a.reinforceWeight; bs.lambdaE = a.entropyWeight; bs.invB = invB;
-    bs.dP = dP; bs.dq = dQ + (size_t)t * A; bs.lddq = (size_t)T * A;
-    bs.dpreBeta = dpb + t; bs.dwAttPartial = dwatt;
+    bs.lambda = a.alphaC; bs.lambdaR = a.reinforceWeight; bs.lambdaE = a.entropyWeight; bs.invB = 1.0f / B;
+    bs.dP = d.dP; bs.dq = d.dQ + (size_t)t * A; bs.lddq = (size_t)T * A;
+    bs.dpreBeta = d.dpreBeta + t; bs.dh = d.dHZ; bs.lddh = nD; bs.dwAttPartial = d.dwAtt;
     bs.reverse = kZigzag && !(t & 1);
     attention_backward(bs);
-    prof.lap(8, "b.att");
-
-    // dh_prev = dh_gates + dq W_hᵀ + dpreβ w_beta
-    gemm(false, true, B, n, A, 1.0f, dQ + (size_t)t * A, T * A, W + off.W_h, A, 1.0f, dHZ, nD);
-    const float* wb = W + off.w_beta;
-    #pragma omp parallel for schedule(static)
-    for (int b = 0; b < B; b++) {
-      const float s = dpb[(size_t)b * T + t];
-      float* d = dHZ + (size_t)b * nD;
-      #pragma omp simd
-      for (int j = 0; j < n; j++) d[j] += s * wb[j];
-    }
+    prof.lap(6, "b.att");
   }
 
-  prof.lap(7, "b.gemm");
-  // Weight gradients over all positions.
-  gemm(true, false, nD, G4, R, 1.0f, HZ, nD, dG, G4, 0.0f, g + off.U, G4);
-  gemm(true, false, m, G4, R, 1.0f, X, m, dG, G4, 0.0f, g + off.W_x, G4);
-  colsum(R, G4, dG, G4, g + off.b, false);
-  gemm(false, true, R, m, G4, 1.0f, dG, G4, W + off.W_x, G4, 1.0f, dX, m);
-  gemm(true, false, n, A, R, 1.0f, HZ, nD, dQ, A, 0.0f, g + off.W_h, A);
-  gemv(true, R, n, 1.0f, HZ, nD, dpb, 0.0f, g + off.w_beta);
-  {
-    double s = 0;
-    for (int r = 0; r < R; r++) s += dpb[r];
-    g[off.b_beta] = (float)s;
-  }
-  prof.lap(9, "b.wgrad");
-  gemm(true, false, D, A, B * L, 1.0f, a.features, D, dP, A, 0.0f, g + off.W_a, A);
-  prof.lap(10, "b.dWa");
-  colsum(B * L, A, dP, A, g + off.b_a, false);
-  {
-    float* dw = g + off.w_att;
-    for (int j = 0; j < A; j++) dw[j] = 0.0f;
-    double db = 0;
-    for (int th = 0; th < nt; th++) {
-      const float* p = dwatt + (size_t)th * (A + 1 + L + D);
-      for (int j = 0; j < A; j++) dw[j] += p[j];
-      db += p[A];
-    }
-    g[off.b_att] = (float)db;
-  }
-  std::memset(g + off.E, 0, sizeof(float) * K * m);
-  for (int r = 0; r < R; r++) {
-    float* e = g + off.E + (size_t)a.inputs[r] * m;
-    const float* d = dX + (size_t)r * m;
-    #pragma omp simd
-    for (int j = 0; j < m; j++) e[j] += d[j];
-  }
-  float* dpre0 = need(dpre0_, (size_t)2 * B * n);
-  float* dh0 = dpre0;
-  float* dc0 = dpre0 + (size_t)B * n;
-  for (int b = 0; b < B; b++) {
-    for (int j = 0; j < n; j++) {
-      const float hv = h0[(size_t)b * n + j], cv = c0[(size_t)b * n + j];
-      dh0[(size_t)b * n + j] = dHZ[(size_t)b * nD + j] * (1.0f - hv * hv);
-      dc0[(size_t)b * n + j] = dc[(size_t)b * n + j] * (1.0f - cv * cv);
-    }
-  }
-  gemm(true, false, D, n, B, 1.0f, abar, D, dh0, n, 0.0f, g + off.W_ih, n);
-  colsum(B, n, dh0, n, g + off.b_ih, false);
-  gemm(true, false, D, n, B, 1.0f, abar, D, dc0, n, 0.0f, g + off.W_ic, n);
-  colsum(B, n, dc0, n, g + off.b_ic, false);
-  prof.lap(11, "b.rest");
+  lstm_weight_backward(R, m, n, nD, x.X, x.HZ, d.dG, W + off.W_x, g + off.U, g + off.W_x, g + off.b, d.dX);
+  attention_weight_backward(R, n, A, L, D, x.HZ, nD, d.dQ, d.dpreBeta, d.dwAtt, nt, g + off.W_h, g + off.w_beta, g + off.b_beta,
+                            g + off.w_att, g + off.b_att);
+  prof.lap(7, "b.wgrad");
+  attention_project_backward(B * L, D, A, a.features, d.dP, g + off.W_a, g + off.b_a);
+  prof.lap(8, "b.dWa");
+  embedding_backward(R, K, m, a.inputs, d.dX, g + off.E);
+  init_state_backward(B, D, n, x.abar, x.h0, x.c0, d.dHZ, nD, d.dc, g + off.W_ih, g + off.b_ih, g + off.W_ic, g + off.b_ic, d.initScratch);
+  prof.lap(9, "b.rest");
   prof.print();
 }
 
@@ -384,7 +345,7 @@ void Decoder::prepare_decode(const float* W, const float* feats, int numImages, 
   ctx.feats.assign(feats, feats + (size_t)numImages * L * D);
   ctx.P.resize((size_t)numImages * L * A);
   ctx.abar.resize((size_t)numImages * D);
-  gemm(false, false, numImages * L, A, D, 1.0f, ctx.feats.data(), D, W + off.W_a, A, 0.0f, ctx.P.data(), A);
+  attention_project_forward(numImages * L, D, A, ctx.feats.data(), W + off.W_a, ctx.P.data());
   mean_rows(numImages, L, D, ctx.feats.data(), ctx.abar.data());
 }
 
@@ -392,8 +353,8 @@ void Decoder::initial_state(const float* W, const DecodeContext& ctx, const int*
   const int D = dims.D, n = dims.n;
   float* x = need(dX2_, (size_t)N * D);
   for (int r = 0; r < N; r++) std::memcpy(x + (size_t)r * D, ctx.abar.data() + (size_t)rowImage[r] * D, sizeof(float) * D);
-  init_state_forward(N, D, n, x, W + off.W_ih, W + off.b_ih, h);
-  init_state_forward(N, D, n, x, W + off.W_ic, W + off.b_ic, c);
+  tanh_layer_forward(N, D, n, x, W + off.W_ih, W + off.b_ih, h);
+  tanh_layer_forward(N, D, n, x, W + off.W_ic, W + off.b_ic, c);
 }
 
 void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* rowImage, const int* tokens, int N, float* h, float* c,
@@ -401,26 +362,23 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
   const int K = dims.K, m = dims.m, n = dims.n, A = dims.A, D = dims.D, L = dims.L;
   const int nD = n + D, G4 = 4 * n;
   float* HZ = need(dHZd_, (size_t)N * nD);
-  float* HO = need(dHO_, (size_t)N * nD);
+  float* HO = need(dHO2_, (size_t)N * nD);
   float* q = need(dq_, (size_t)N * A);
   float* S = need(dS_, (size_t)N * L * A);
   float* G = need(dG2_, (size_t)N * G4);
   float* X = need(dX2_, (size_t)N * std::max(m, D));
   float* U = need(dU_, (size_t)N * m);
-  float* UD = need(dlog_, (size_t)N * m);
+  float* UD = need(dUD_, (size_t)N * m);
   float* cx = need(dctx_, (size_t)N * D);
-  float* TC = need(TC_, (size_t)N * n);
+  float* TC = need(dTC_, (size_t)N * n);
   if (loc_.size() < (size_t)N) loc_.resize(N);
 
-  for (int r = 0; r < N; r++) {
-    std::memcpy(HZ + (size_t)r * nD, h + (size_t)r * n, sizeof(float) * n);
-    std::memcpy(q + (size_t)r * A, W + off.b_a, sizeof(float) * A);
-    std::memcpy(X + (size_t)r * m, W + off.E + (size_t)tokens[r] * m, sizeof(float) * m);
-  }
-  gemm(false, false, N, A, n, 1.0f, HZ, nD, W + off.W_h, A, 1.0f, q, A);
+  for (int r = 0; r < N; r++) std::memcpy(HZ + (size_t)r * nD, h + (size_t)r * n, sizeof(float) * n);
+  embedding_forward(N, m, W + off.E, tokens, X);
   AttentionStep st{};
   st.B = N; st.L = L; st.A = A; st.D = D; st.hiddenN = n;
-  st.img = rowImage; st.P = dc.P.data(); st.feats = dc.feats.data(); st.q = q;
+  st.img = rowImage; st.P = dc.P.data(); st.feats = dc.feats.data();
+  st.W_h = W + off.W_h; st.b_a = W + off.b_a; st.q = q;
   st.hprev = HZ; st.ldh = nD;
   st.w_att = W + off.w_att; st.b_att = W[off.b_att]; st.w_beta = W + off.w_beta; st.b_beta = W[off.b_beta];
   st.S = S; st.alpha = alpha; st.ldalpha = L; st.beta = beta; st.ldbeta = 1;
@@ -429,11 +387,9 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
   st.sample = sample; st.locIn = nullptr; st.locOut = locations ? locations : loc_.data(); st.ldloc = 1;
   st.locSeedHash = hash32(sampleSeed ^ LOCATION_STREAM_XOR); st.T = 1; st.t = 0;
   attention_forward(st);
-  gemm(false, false, N, G4, m, 1.0f, X, m, W + off.W_x, G4, 0.0f, G, G4);
-  gemm(false, false, N, G4, nD, 1.0f, HZ, nD, W + off.U, G4, 1.0f, G, G4);
-  lstm_forward(N, n, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
-  gemm(false, false, N, m, nD, 1.0f, HO, nD, W + off.L_h, m, 0.0f, U, m);
-  deep_output_forward(N, m, X, U, UD, 0.0f, 0);
+  lstm_input_forward(N, m, n, X, W + off.W_x, G);
+  lstm_forward(N, n, nD, HZ, nD, W + off.U, nullptr, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
+  deep_output_forward(N, m, nD, HO, W + off.L_h, X, U, UD, 0.0f, 0);
   gemm(false, false, N, K, m, 1.0f, UD, m, W + off.L_o, K, 0.0f, logProbs, K);
   log_softmax_rows(N, K, logProbs, W + off.b_o);
 }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "sat.h"
 
@@ -71,8 +73,30 @@ static void gemm1(bool transA, bool transB, int M, int N, int K, float alpha, co
               ldc);
 }
 
+GemmProfile g_gemmProfile;
+static const bool kGemmProfile = [] {
+  const char* e = std::getenv("SAT_PROFILE");
+  return e && e[0] == '1';
+}();
+
+static void gemm_split(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+                       float* C, int ldc);
+
 void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
           float* C, int ldc) {
+  if (!kGemmProfile || omp_in_parallel()) {
+    gemm_split(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const double t0 = omp_get_wtime();
+  gemm_split(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const int bucket = M <= 256 ? 0 : 1;
+  g_gemmProfile.seconds[bucket] += omp_get_wtime() - t0;
+  g_gemmProfile.flops[bucket] += 2.0 * M * N * K;
+}
+
+static void gemm_split(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+                       float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     for (int i = 0; i < M; i++)
@@ -130,6 +154,22 @@ void colsum(int rows, int cols, const float* A, int lda, float* out, bool accumu
 }
 
 int num_threads() { return omp_get_max_threads(); }
+
+std::string blas_info() { return std::string(openblas_get_config()) + " (" + openblas_get_corename() + " kernels)"; }
+
+double sgemm_gflops(int M, int N, int K, int reps) {
+  std::vector<float> a((size_t)M * K), b((size_t)K * N), c((size_t)M * N);
+  for (size_t i = 0; i < a.size(); i++) a[i] = (float)((i * 7919) % 1000) * 1e-3f;
+  for (size_t i = 0; i < b.size(); i++) b[i] = (float)((i * 104729) % 1000) * 1e-3f;
+  gemm(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);  // warm-up
+  double best = 1e30;
+  for (int r = 0; r < reps; r++) {
+    const double t0 = omp_get_wtime();
+    gemm(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);
+    best = std::min(best, omp_get_wtime() - t0);
+  }
+  return 2.0 * M * N * K / best / 1e9;
+}
 
 // Called once at load: OpenBLAS single-threaded (see gemm above).
 void init_threads() {

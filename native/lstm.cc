@@ -1,10 +1,23 @@
 // LSTM cell (gate order i, f, o, g), forward and hand-derived backward of docs/engine.md.
+// The input projection X W_x of every position runs as one GEMM before the recurrence, and
+// the weight gradients as GEMMs over all positions after it; a step only does what depends
+// on h_{t-1}.
 #include "sat.h"
 
 namespace sat {
 
-void lstm_forward(int B, int n, float* G, size_t ldG, const float* bias, const float* cprev, size_t ldcp, float* c, size_t ldc, float* tanhc,
-                  size_t ldtc, float* h1, size_t ldh1, float* h2, size_t ldh2) {
+void lstm_input_forward(int R, int m, int n, const float* X, const float* W_x, float* G) {
+  gemm(false, false, R, 4 * n, m, 1.0f, X, m, W_x, 4 * n, 0.0f, G, 4 * n);
+}
+
+void lstm_forward(int B, int n, int nD, const float* HZ, size_t ldHZ, const float* UWz, const PackedMatrix* UWzPacked, float* G, size_t ldG,
+                  const float* bias, const float* cprev, size_t ldcp, float* c, size_t ldc, float* tanhc, size_t ldtc, float* h1, size_t ldh1, float* h2,
+                  size_t ldh2) {
+  // G_t = G^x_t + [h_{t-1} | ẑ_t] @ [U; W_z]  (U and W_z are adjacent: one [n+D, 4n] matrix)
+  if (UWzPacked)
+    gemm_packed(B, HZ, (int)ldHZ, *UWzPacked, true, G, (int)ldG);
+  else
+    gemm(false, false, B, 4 * n, nD, 1.0f, HZ, (int)ldHZ, UWz, 4 * n, 1.0f, G, (int)ldG);
   #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++) {
     float* g = G + (size_t)b * ldG;
@@ -36,8 +49,9 @@ void lstm_forward(int B, int n, float* G, size_t ldG, const float* bias, const f
   }
 }
 
-void lstm_backward(int B, int n, const float* G, size_t ldG, const float* cprev, size_t ldcp, const float* tanhc, size_t ldtc,
-                   const float* dha, size_t lddha, const float* dhb, size_t lddhb, float* dcNext, float* dG, size_t lddG) {
+void lstm_backward(int B, int n, int nD, const float* G, size_t ldG, const float* cprev, size_t ldcp, const float* tanhc, size_t ldtc,
+                   const float* dha, size_t lddha, const float* dhb, size_t lddhb, const float* UWz, const PackedMatrix* UWzT, float* dcNext,
+                   float* dG, size_t lddG, float* dHZ) {
   #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++) {
     const float* g = G + (size_t)b * ldG;
@@ -60,6 +74,19 @@ void lstm_backward(int B, int n, const float* G, size_t ldG, const float* cprev,
       dcn[j] = dc * f;
     }
   }
+  if (UWzT)
+    gemm_packed(B, dG, (int)lddG, *UWzT, false, dHZ, nD);
+  else
+    gemm(false, true, B, nD, 4 * n, 1.0f, dG, (int)lddG, UWz, 4 * n, 0.0f, dHZ, nD);
+}
+
+void lstm_weight_backward(int R, int m, int n, int nD, const float* X, const float* HZ, const float* dG, const float* W_x, float* dUWz,
+                          float* dW_x, float* db, float* dX) {
+  const int G4 = 4 * n;
+  gemm(true, false, nD, G4, R, 1.0f, HZ, nD, dG, G4, 0.0f, dUWz, G4);
+  gemm(true, false, m, G4, R, 1.0f, X, m, dG, G4, 0.0f, dW_x, G4);
+  colsum(R, G4, dG, G4, db, false);
+  gemm(false, true, R, m, G4, 1.0f, dG, G4, W_x, G4, 1.0f, dX, m);
 }
 
 }  // namespace sat

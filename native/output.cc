@@ -1,11 +1,17 @@
-// Deep output layer u = tanh(X + H L_h + Ẑ L_z), dropout, and the softmax cross entropy.
+// Deep output layer u = tanh(X + H L_h + Ẑ L_z), dropout, and the output layer's softmax cross
+// entropy, over all positions at once (docs/engine.md).
 #include <cfloat>
 
 #include "sat.h"
 
 namespace sat {
 
-void deep_output_forward(int R, int m, const float* X, float* pre_u, float* ud, float p, uint32_t dropSeedHash) {
+void deep_output_forward(int R, int m, int nD, const float* HO, const float* L_hz, const float* X, float* U, float* UD, float p,
+                         uint32_t dropSeedHash) {
+  // [h_t | ẑ_t] @ [L_h; L_z]: the two are adjacent in the layout, one [n+D, m] matrix.
+  gemm(false, false, R, m, nD, 1.0f, HO, nD, L_hz, m, 0.0f, U, m);
+  float* pre_u = U;
+  float* ud = UD;
   const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
   #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
@@ -23,7 +29,10 @@ void deep_output_forward(int R, int m, const float* X, float* pre_u, float* ud, 
   }
 }
 
-void deep_output_backward(int R, int m, const float* u, float* dud, float p, uint32_t dropSeedHash) {
+void deep_output_backward(int R, int m, int nD, const float* HO, const float* L_hz, const float* U, float* dUD, float p, uint32_t dropSeedHash,
+                          float* dL_hz, float* dHO, float* dX) {
+  const float* u = U;
+  float* dud = dUD;
   const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
   #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
@@ -37,6 +46,9 @@ void deep_output_backward(int R, int m, const float* u, float* dud, float p, uin
       d[j] = keep ? d[j] * scale * (1.0f - v * v) : 0.0f;
     }
   }
+  gemm(true, false, nD, m, R, 1.0f, HO, nD, dUD, m, 0.0f, dL_hz, m);
+  gemm(false, true, R, nD, m, 1.0f, dUD, m, L_hz, m, 0.0f, dHO, nD);
+  std::memcpy(dX, dUD, sizeof(float) * R * m);
 }
 
 // Adds the output bias to one row of logits in place and returns the row's maximum (the
@@ -51,7 +63,9 @@ static inline float add_bias_row_max(float* l, const float* b_o, int K) {
   return mx;
 }
 
-void softmax_xent(int R, int K, float* logits, const float* b_o, const int* targets, const float* mask, float invB, bool grad, double* logp) {
+void output_forward(int R, int m, int K, const float* UD, const float* L_o, const float* b_o, float* logits, const int* targets,
+                    const float* mask, float invB, bool grad, double* logp) {
+  gemm(false, false, R, K, m, 1.0f, UD, m, L_o, K, 0.0f, logits, K);
   #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
     float* l = logits + (size_t)r * K;
@@ -73,6 +87,12 @@ void softmax_xent(int R, int K, float* logits, const float* b_o, const int* targ
       l[tgt] -= w;
     }
   }
+}
+
+void output_backward(int R, int m, int K, const float* UD, const float* L_o, const float* dlogits, float* dL_o, float* db_o, float* dUD) {
+  gemm(true, false, m, K, R, 1.0f, UD, m, dlogits, K, 0.0f, dL_o, K);
+  colsum(R, K, dlogits, K, db_o, false);
+  gemm(false, true, R, m, K, 1.0f, dlogits, K, L_o, K, 0.0f, dUD, m);
 }
 
 void log_softmax_rows(int R, int K, float* logits, const float* b_o) {

@@ -5,7 +5,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <cstring>
+#include <string>
 #include <cmath>
 #include <algorithm>
 #include <vector>
@@ -86,23 +89,71 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
           float* C, int ldc);
 // y = alpha * op(A) x + beta y; A is [rows, cols] with leading dimension lda.
 void gemv(bool trans, int rows, int cols, float alpha, const float* A, int lda, const float* x, float beta, float* y);
+// A weight packed for gemm_packed (packed_gemm.cc): panels of 32 columns of op(W), k-major.
+struct PackedMatrix {
+  int K = 0, N = 0, panels = 0;
+  float* data = nullptr;
+  size_t cap = 0;
+};
+// Packs op(W) [K, N]: W is [K, N] (trans false) or [N, K] (trans true), leading dimension ldw.
+void pack_weights(bool trans, int K, int N, const float* W, int ldw, PackedMatrix& out);
+void free_packed(PackedMatrix& m);
+// C[M, N] = A[M, K] op(W) (+ C when accumulate), with W packed by pack_weights.
+void gemm_packed(int M, const float* A, int lda, const PackedMatrix& W, bool accumulate, float* C, int ldc);
+
 // Column sums of a [rows, cols] matrix (a GEMV with a vector of ones), written or added.
 void colsum(int rows, int cols, const float* A, int lda, float* out, bool accumulate);
 
+// SAT_PROFILE=1: time and flops of the GEMMs, by shape: [0] M <= 256 rows (the per-step
+// GEMMs of B rows), [1] the rest (all-positions GEMMs and weight gradients).
+struct GemmProfile {
+  double seconds[2] = {0, 0};
+  double flops[2] = {0, 0};
+};
+extern GemmProfile g_gemmProfile;
+
 int num_threads();
 void init_threads();
+// The BLAS build and kernels, and the best GFLOP/s of `reps` sgemms of one shape through
+// gemm() (the engine's own threading), for the bench.
+std::string blas_info();
+double sgemm_gflops(int M, int N, int K, int reps);
 
 // ---------------------------------------------------------------------------------------------
-// Layers: plain functions on flat float arrays (llm.c style). Strided arguments name their
-// leading dimension (ld*). `img` maps a row to its image (nullptr: row b uses image b).
+// Layers: each a forward/backward pair of plain functions on flat float arrays (llm.c style),
+// one file per layer. Strided arguments name their leading dimension (ld*). Weight matrices
+// are [in, out] views into the flat parameter buffer; their gradients are views into grads.
 
-// Attention, one step, rows b in [0, B).
+// tanh(x W + bias), x [rows, D] → out [rows, n] (init_state.cc; also the decoder's initial state).
+void tanh_layer_forward(int rows, int D, int n, const float* x, const float* W, const float* bias, float* out);
+// Initial state (init_state.cc): ā = mean_i a_i, h_0 = tanh(ā W_ih + b_ih), c_0 = tanh(ā W_ic + b_ic).
+void mean_rows(int B, int L, int D, const float* feats, float* abar);
+void init_state_forward(int B, int L, int D, int n, const float* feats, const float* W_ih, const float* b_ih, const float* W_ic,
+                        const float* b_ic, float* abar, float* h0, float* c0);
+// dh_0 (row stride lddh), dc_0 [B, n] → dW_ih, db_ih, dW_ic, db_ic (written). scratch: [2, B, n].
+void init_state_backward(int B, int D, int n, const float* abar, const float* h0, const float* c0, const float* dh0, size_t lddh,
+                         const float* dc0, float* dW_ih, float* db_ih, float* dW_ic, float* db_ic, float* scratch);
+
+// Embedding (embedding.cc): X[r] = E[tokens[r]]; dE = scatter-add of dX (written).
+void embedding_forward(int R, int m, const float* E, const int* tokens, float* X);
+void embedding_backward(int R, int K, int m, const int* tokens, const float* dX, float* dE);
+
+// Attention (attention.cc). The image projection P = a W_a is shared by all steps (b_a is
+// added to the query instead); its backward runs once, after the recurrence.
+void attention_project_forward(int rows, int D, int A, const float* feats, const float* W_a, float* P);
+void attention_project_backward(int rows, int D, int A, const float* feats, const float* dP, float* dW_a, float* db_a);
+
+// One step over rows b in [0, B): q = h_{t-1} W_h + b_a, S = tanh(P + q), α, β, the context.
+// `img` maps a row to its image (nullptr: row b uses image b).
 struct AttentionStep {
   int B, L, A, D, hiddenN;
   const int* img;
   const float* P;       // [images, L, A]  a W_a (without b_a)
   const float* feats;   // [images, L, D]
-  const float* q;       // [B, A]  h_{t-1} W_h + b_a
+  const float* W_h;     // [n, A]
+  const PackedMatrix* W_hPacked;  // W_h packed (training), else nullptr: W_h through the BLAS
+  const float* b_a;     // [A]
+  float* q;             // [B, A] scratch: h_{t-1} W_h + b_a
   const float* hprev;   // rows of h_{t-1}
   size_t ldh;
   const float* w_att;
@@ -133,8 +184,10 @@ struct AttentionStep {
 };
 void attention_forward(const AttentionStep& s);
 
+// The step's backward: dP (accumulated over steps), dq and dpreβ (kept for the weight
+// gradients), and dh_prev += dq W_hᵀ + dpreβ w_beta.
 struct AttentionBackStep {
-  int B, L, A, D, T, t;
+  int B, L, A, D, T, t, hiddenN;
   const float* feats;   // [B, L, D]
   const float* S;       // [B, L, A]
   const float* alpha; size_t ldalpha;
@@ -147,6 +200,9 @@ struct AttentionBackStep {
   const float* mask;    // [B, T]
   const float* cov;     // [B, L] Σ_t mask α
   const float* w_att;
+  const float* W_h;
+  const PackedMatrix* W_hT;  // W_hᵀ packed, else nullptr: W_h through the BLAS
+  const float* w_beta;
   const float* rewards; // [B] r_b (hard-sample)
   bool soft;
   float lambda, lambdaR, lambdaE, invB;
@@ -154,27 +210,51 @@ struct AttentionBackStep {
   float* dq;            // out [B, A], row stride lddq
   size_t lddq;
   float* dpreBeta;      // out, stride ldbeta
+  float* dh;            // dh_prev, row stride lddh: dq W_hᵀ + dpreβ w_beta added
+  size_t lddh;
   bool reverse;
   float* dwAttPartial;  // [threads, A + 1 + L + D]: Σ de S and Σ de (b_att) per thread, then scratch
 };
 void attention_backward(const AttentionBackStep& s);
+// The attention weights' gradients over all R rows, after the recurrence: dW_h = H_prevᵀ dQ,
+// dw_beta = H_prevᵀ dpreβ, db_beta = Σ dpreβ, and dw_att, db_att from the per-thread partials.
+void attention_weight_backward(int R, int n, int A, int L, int D, const float* Hprev, size_t ldh, const float* dQ, const float* dpreBeta,
+                               const float* dwAttPartial, int threads, float* dW_h, float* dw_beta, float* db_beta, float* dw_att,
+                               float* db_att);
 
-// LSTM cell, one step. G holds the pre-activations (without b) and is overwritten by the
-// activations i, f, o, g that the backward needs.
-void lstm_forward(int B, int n, float* G, size_t ldG, const float* bias, const float* cprev, size_t ldcp, float* c, size_t ldc, float* tanhc,
-                  size_t ldtc, float* h1, size_t ldh1, float* h2, size_t ldh2);
-// dh = dh_a + dh_b (dh_b may be null); dc_next in/out [B, n] contiguous.
-void lstm_backward(int B, int n, const float* G, size_t ldG, const float* cprev, size_t ldcp, const float* tanhc, size_t ldtc,
-                   const float* dha, size_t lddha, const float* dhb, size_t lddhb, float* dcNext, float* dG, size_t lddG);
+// LSTM (lstm.cc), one step. G holds G^x_t (= X_t W_x, without b) on entry; the step adds
+// [h_{t-1} | ẑ_t] [U; W_z] and overwrites G with the activations i, f, o, g the backward needs.
+// UWzPacked: [U; W_z] packed (training), else nullptr and UWz goes through the BLAS.
+void lstm_forward(int B, int n, int nD, const float* HZ, size_t ldHZ, const float* UWz, const PackedMatrix* UWzPacked, float* G, size_t ldG,
+                  const float* bias,
+                  const float* cprev, size_t ldcp, float* c, size_t ldc, float* tanhc, size_t ldtc, float* h1, size_t ldh1, float* h2,
+                  size_t ldh2);
+// dh = dh_a + dh_b (dh_b may be null); dc_next in/out [B, n] contiguous; dG out; then
+// dHZ = dG [U; W_z]ᵀ = [dh_prev | dẑ_gates] [B, nD] contiguous (written).
+void lstm_backward(int B, int n, int nD, const float* G, size_t ldG, const float* cprev, size_t ldcp, const float* tanhc, size_t ldtc,
+                   const float* dha, size_t lddha, const float* dhb, size_t lddhb, const float* UWz, const PackedMatrix* UWzT, float* dcNext,
+                   float* dG, size_t lddG, float* dHZ);
+// The input projection of all R rows at once: G = X W_x (before the recurrence).
+void lstm_input_forward(int R, int m, int n, const float* X, const float* W_x, float* G);
+// Weight gradients over all R rows, after the recurrence: d[U; W_z] = HZᵀ dG, dW_x = Xᵀ dG,
+// db = Σ dG (written), and dX += dG W_xᵀ.
+void lstm_weight_backward(int R, int m, int n, int nD, const float* X, const float* HZ, const float* dG, const float* W_x, float* dUWz,
+                          float* dW_x, float* db, float* dX);
 
-// Deep output + softmax cross entropy over R rows.
-// u = tanh(X + pre) in place of pre; ud = dropout(u). Returns nothing; masks from the stream.
-void deep_output_forward(int R, int m, const float* X, float* pre_u, float* ud, float p, uint32_t dropSeedHash);
-// dpre_u = dud ⊙ keep/(1-p) ⊙ (1 - u²), in place of dud.
-void deep_output_backward(int R, int m, const float* u, float* dud, float p, uint32_t dropSeedHash);
-// logits (+ b_o) → log p[target] per row; if grad, logits become dℓ = (softmax − onehot) mask / B.
-void softmax_xent(int R, int K, float* logits, const float* b_o, const int* targets, const float* mask, float invB, bool grad, double* logp);
-// logits (+ b_o) → log_softmax, in place.
+// Deep output (output.cc) over R rows: U = tanh(X + HO [L_h; L_z]), UD = dropout(U) from the stream.
+void deep_output_forward(int R, int m, int nD, const float* HO, const float* L_hz, const float* X, float* U, float* UD, float p,
+                         uint32_t dropSeedHash);
+// dUD in, overwritten by dpre = dUD ⊙ keep/(1-p) ⊙ (1 - U²); then d[L_h; L_z] = HOᵀ dpre,
+// dHO = dpre [L_h; L_z]ᵀ, dX = dpre (all written).
+void deep_output_backward(int R, int m, int nD, const float* HO, const float* L_hz, const float* U, float* dUD, float p, uint32_t dropSeedHash,
+                          float* dL_hz, float* dHO, float* dX);
+// Output layer: logits = UD L_o + b_o → log p[target] per row; with grad, logits become
+// dℓ = (softmax − onehot) mask / B.
+void output_forward(int R, int m, int K, const float* UD, const float* L_o, const float* b_o, float* logits, const int* targets,
+                    const float* mask, float invB, bool grad, double* logp);
+// dL_o = UDᵀ dℓ, db_o = Σ dℓ (written), dUD = dℓ L_oᵀ (written).
+void output_backward(int R, int m, int K, const float* UD, const float* L_o, const float* dlogits, float* dL_o, float* db_o, float* dUD);
+// logits (+ b_o) → log_softmax, in place (decoding).
 void log_softmax_rows(int R, int K, float* logits, const float* b_o);
 
 // Optimisers over the flat buffer.
@@ -184,7 +264,8 @@ void adam_update(float* p, const float* g, float* m, float* v, size_t N, float g
 void rmsprop_update(float* p, const float* g, float* v, size_t N, float gscale, float lr, float wdFactor, float rho, float irho, float eps);
 
 // ---------------------------------------------------------------------------------------------
-// The decoder: workspace sized for the largest (B, T) seen, reused by every step.
+// The decoder: a training step is forward() then backward() over the activations record; the
+// workspace is sized for the largest (B, T) seen and reused by every step.
 
 enum Mode { MODE_SOFT = 0, MODE_HARD_SAMPLE = 1, MODE_HARD_EXPECT = 2 };
 
@@ -208,6 +289,49 @@ struct StepOut {
   int* locations;    // [B*T] (hard-sample)
 };
 
+// Everything the forward pass keeps for the backward pass (rows r = b*T + t, R = B*T).
+struct Activations {
+  int B = 0, T = 0;
+  float* abar;    // [B, D] mean annotation
+  float* h0;      // [B, n]
+  float* c0;      // [B, n]
+  float* P;       // [B, L, A] a W_a
+  float* X;       // [R, m] embeddings of the inputs
+  float* HZ;      // [R, n+D] [h_{t-1} | ẑ_t]: the gates' input
+  float* HO;      // [R, n+D] [h_t | ẑ_t]: the deep output's input
+  float* G;       // [R, 4n] activated gates i, f, o, g
+  float* C;       // [R, n] c_t
+  float* TC;      // [R, n] tanh(c_t)
+  float* q;       // [B, A] scratch of the current step's query
+  float* S;       // [T, B, L, A] tanh(P + q_t)
+  float* alpha;   // [R, L]
+  float* beta;    // [R]
+  float* ctx;     // [R, D] Σ α a or a_s
+  float* ent;     // [R] H(α)
+  float* logaS;   // [R] log α_s (hard-sample)
+  float* cov;     // [B, L] Σ_t mask α
+  float* U;       // [R, m] tanh of the deep output
+  float* UD;      // [R, m] dropout(U)
+  float* logits;  // [R, K] softmax, then dℓ
+  int* loc;       // [R] locations (hard-sample)
+  double* logp;   // [R] log p[target]
+};
+
+// Gradients of the activations: the backward pass's scratch.
+struct ActivationGrads {
+  float* dHO;     // [R, n+D] from the deep output
+  float* dX;      // [R, m]
+  float* dc;      // [B, n] dc_next
+  float* dHZ;     // [B, n+D] [dh_prev | dẑ_gates] of the current step
+  float* dG;      // [R, 4n]
+  float* dQ;      // [R, A]
+  float* dpreBeta;// [R]
+  float* dP;      // [B, L, A]
+  float* dwAtt;   // [threads, A + 1 + L + D]
+  float* rewards; // [B]
+  float* initScratch;  // [2, B, n]
+};
+
 struct DecodeContext {
   int numImages;
   std::vector<float> feats, P, abar;
@@ -219,13 +343,18 @@ class Decoder {
   ~Decoder();
   const Dims dims;
   const Offsets off;
-  void forward_backward(const float* params, float* grads, const StepArgs& a, StepOut& out);
+  // forward() fills the activations and out; backward() (after forward() with the same args,
+  // computeGrad set) overwrites every gradient.
+  void forward(const float* params, const StepArgs& a, StepOut& out);
+  void backward(const float* params, float* grads, const StepArgs& a, const StepOut& out);
   void prepare_decode(const float* params, const float* feats, int numImages, DecodeContext& ctx);
   void initial_state(const float* params, const DecodeContext& ctx, const int* rowImage, int N, float* h, float* c);
   void decode_step(const float* params, const DecodeContext& ctx, const int* rowImage, const int* tokens, int N, float* h, float* c,
                    bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta, int* locations);
   void release();
-  size_t workspace_bytes() const { return wsBytes_; }
+  size_t workspace_bytes() const {
+    return wsBytes_ + sizeof(float) * (packUWz_.cap + packWh_.cap + packUWzT_.cap + packWhT_.cap);
+  }
 
  private:
   struct Buf {
@@ -234,14 +363,21 @@ class Decoder {
   };
   float* need(Buf& b, size_t n);
   void free_buf(Buf& b);
+  void size_activations(int B, int T);
+  // The per-step GEMMs' weights, packed once per pass (packed_gemm.cc).
+  PackedMatrix packUWz_, packWh_, packUWzT_, packWhT_;
+  void size_activation_grads();
+  void losses(const StepArgs& a, StepOut& out);
   size_t wsBytes_ = 0;
+  Activations acts_;
+  ActivationGrads grads_{};
   // training
   Buf abar_, h0_, c0_, P_, X_, HZ_, HO_, G_, C_, TC_, q_, S_, alpha_, beta_, ctx_, ent_, logaS_, cov_, U_, UD_, logits_;
-  Buf dHZo_, dG_, dHZ_, dQ_, dpb_, dP_, dc_, dX_, dwatt_, ones_, rew_, dpre0_;
+  Buf dHO_, dX_, dc_, dHZ_, dG_, dQ_, dpb_, dP_, dwatt_, rew_, dinit_;
   std::vector<int> loc_;
   std::vector<double> logp_;
   // decoding
-  Buf dq_, dS_, dHZd_, dG2_, dHO_, dU_, dlog_, dX2_, dctx_;
+  Buf dq_, dS_, dHZd_, dG2_, dHO2_, dU_, dUD_, dX2_, dctx_, dTC_;
 };
 
 }  // namespace sat

@@ -1,6 +1,7 @@
 /**
  * The TypeScript reference decoder: a literal, caption-by-caption transcription of
- * docs/engine.md. It is the oracle of the tests (float64 params give float64 arithmetic, which
+ * docs/engine.md, one forward/backward function pair per layer (the native engine's layers
+ * bear the same names), composed by captionForward and captionBackward. It is the oracle of the tests (float64 params give float64 arithmetic, which
  * finite differences check) and the fallback where the native addon is absent. Clarity wins
  * over speed here; the native engine is the fast path.
  */
@@ -58,22 +59,350 @@ function vecMatBackward(
   }
 }
 
-/** Everything one caption's forward keeps for its backward. */
-interface CaptionTape {
-  abar: FloatArray;
+/** Named views of a flat buffer (the parameters, or their gradients). */
+export type Tensors = Record<ParamName, FloatArray>;
+
+export function tensorViews(buf: FloatArray, layout: ParamLayout): Tensors {
+  const t = {} as Tensors;
+  for (const s of layout.order) t[s.name] = view(buf, layout, s.name);
+  return t;
+}
+
+// ---- layers: a forward/backward pair each, for one caption (docs/engine.md) ----
+// A backward adds its weights' gradients into `gw` and returns the gradients of its inputs.
+
+/** Initial state: ā = mean_i a_i, h_0 = tanh(ā W_ih + b_ih), c_0 = tanh(ā W_ic + b_ic). */
+export function initStateForward(w: Tensors, cfg: ModelConfig, a: Float32Array, ao: number, F: Ctor): { abar: FloatArray; h0: FloatArray; c0: FloatArray } {
+  const { featureDim: D, numLocations: L, hiddenDim: n } = cfg;
+  const abar = new F(D);
+  for (let i = 0; i < L; i++) for (let d = 0; d < D; d++) abar[d] += a[ao + i * D + d];
+  for (let d = 0; d < D; d++) abar[d] /= L;
+  const h0 = new F(n);
+  const c0 = new F(n);
+  h0.set(w.b_ih);
+  c0.set(w.b_ic);
+  vecMatAdd(h0, abar, 0, w.W_ih, D, n);
+  vecMatAdd(c0, abar, 0, w.W_ic, D, n);
+  for (let j = 0; j < n; j++) {
+    h0[j] = Math.tanh(h0[j]);
+    c0[j] = Math.tanh(c0[j]);
+  }
+  return { abar, h0, c0 };
+}
+
+export function initStateBackward(
+  w: Tensors, gw: Tensors, cfg: ModelConfig, s: { abar: FloatArray; h0: FloatArray; c0: FloatArray }, dh0: FloatArray, dc0: FloatArray, F: Ctor,
+): void {
+  const { featureDim: D, hiddenDim: n } = cfg;
+  const dpreH0 = new F(n);
+  const dpreC0 = new F(n);
+  for (let j = 0; j < n; j++) {
+    dpreH0[j] = dh0[j] * (1 - s.h0[j] * s.h0[j]);
+    dpreC0[j] = dc0[j] * (1 - s.c0[j] * s.c0[j]);
+  }
+  vecMatBackward(dpreH0, s.abar, 0, w.W_ih, gw.W_ih, null, 0, D, n);
+  vecMatBackward(dpreC0, s.abar, 0, w.W_ic, gw.W_ic, null, 0, D, n);
+  for (let j = 0; j < n; j++) {
+    gw.b_ih[j] += dpreH0[j];
+    gw.b_ic[j] += dpreC0[j];
+  }
+}
+
+/** Projection P = a W_a + b_a [L, A], shared by all steps of a caption. */
+export function attentionProjectForward(w: Tensors, cfg: ModelConfig, a: Float32Array, ao: number, F: Ctor): FloatArray {
+  const { featureDim: D, numLocations: L, attnDim: A } = cfg;
+  const P = new F(L * A);
+  for (let i = 0; i < L; i++) {
+    const row = P.subarray(i * A, (i + 1) * A);
+    row.set(w.b_a);
+    vecMatAdd(row, a, ao + i * D, w.W_a, D, A);
+  }
+  return P;
+}
+
+export function attentionProjectBackward(w: Tensors, gw: Tensors, cfg: ModelConfig, a: Float32Array, ao: number, dP: FloatArray): void {
+  const { featureDim: D, numLocations: L, attnDim: A } = cfg;
+  for (let i = 0; i < L; i++) {
+    const dRow = dP.subarray(i * A, (i + 1) * A) as FloatArray;
+    for (let k = 0; k < A; k++) gw.b_a[k] += dRow[k];
+    vecMatBackward(dRow, a, ao + i * D, w.W_a, gw.W_a, null, 0, D, A);
+  }
+}
+
+/** What one attention step keeps for its backward. */
+export interface AttentionRecord {
+  S: FloatArray; // [L, A] tanh(P + q)
+  alpha: FloatArray; // [L]
+  beta: number;
+  ctx: FloatArray; // [D] Σ α a, or a_s
+  z: FloatArray; // [D] β ctx
+  entropy: number; // H(α)
+  loc: number; // s_t (hard-sample), else -1
+}
+
+/**
+ * One attention step: q = h_{t-1} W_h, S = tanh(P + q), α = softmax(S w_att + b_att),
+ * β = σ(h_{t-1} · w_beta + b_beta), and the context. `pick` chooses the location from α (hard
+ * attention); without it the context is the expectation Σ α_i a_i.
+ */
+export function attentionForward(
+  w: Tensors, cfg: ModelConfig, P: FloatArray, a: Float32Array, ao: number, hprev: FloatArray, pick: ((alpha: FloatArray) => number) | null, F: Ctor,
+): AttentionRecord {
+  const { numLocations: L, attnDim: A, hiddenDim: n, featureDim: D } = cfg;
+  const q = new F(A);
+  vecMatAdd(q, hprev, 0, w.W_h, n, A);
+  const batt = w.b_att[0];
+  const S = new F(L * A);
+  const alpha = new F(L);
+  let emax = -Infinity;
+  for (let i = 0; i < L; i++) {
+    let e = batt;
+    for (let k = 0; k < A; k++) {
+      const s = Math.tanh(P[i * A + k] + q[k]);
+      S[i * A + k] = s;
+      e += s * w.w_att[k];
+    }
+    alpha[i] = e;
+    if (e > emax) emax = e;
+  }
+  let sum = 0;
+  for (let i = 0; i < L; i++) {
+    alpha[i] = Math.exp(alpha[i] - emax);
+    sum += alpha[i];
+  }
+  for (let i = 0; i < L; i++) alpha[i] /= sum;
+  let bpre = w.b_beta[0];
+  for (let j = 0; j < n; j++) bpre += hprev[j] * w.w_beta[j];
+  const beta = sigmoid(bpre);
+  const loc = pick ? pick(alpha) : -1;
+  if (pick && !(loc >= 0 && loc < L)) throw new Error(`location ${loc} out of range [0, ${L})`);
+  const ctx = new F(D);
+  if (loc >= 0) {
+    for (let d = 0; d < D; d++) ctx[d] = a[ao + loc * D + d];
+  } else {
+    for (let i = 0; i < L; i++) {
+      const wi = alpha[i];
+      for (let d = 0; d < D; d++) ctx[d] += wi * a[ao + i * D + d];
+    }
+  }
+  const z = new F(D);
+  for (let d = 0; d < D; d++) z[d] = beta * ctx[d];
+  return { S, alpha, beta, ctx, z, entropy: entropy(alpha), loc };
+}
+
+/** The objective's terms that reach α directly (not through ẑ), with their 1/B folded in. */
+export interface AttentionObjective {
+  mask: number;
+  /** Σ_t mask α_t of the caption [L] (the doubly stochastic penalty's coverage). */
+  coverage: ArrayLike<number>;
+  /** λ / B */
+  penaltyWeight: number;
+  /** hard-sample: r_b, λ_r / B and λ_e / B */
+  reward: number;
+  reinforceWeight: number;
+  entropyWeight: number;
+}
+
+/**
+ * Backward of one attention step from dẑ: adds the weights' gradients into gw, dpreS into dP
+ * (the projection's gradient, applied once per caption), and returns dh_prev's share.
+ */
+export function attentionBackward(
+  w: Tensors, gw: Tensors, cfg: ModelConfig, a: Float32Array, ao: number, hprev: FloatArray, r: AttentionRecord, dz: FloatArray,
+  obj: AttentionObjective, dP: FloatArray, F: Ctor,
+): FloatArray {
+  const { numLocations: L, attnDim: A, hiddenDim: n, featureDim: D } = cfg;
+  const { alpha, beta, ctx, S } = r;
+  const hard = r.loc >= 0;
+  let dbeta = 0;
+  for (let d = 0; d < D; d++) dbeta += dz[d] * ctx[d];
+  const dalpha = new Float64Array(L);
+  if (!hard) {
+    for (let i = 0; i < L; i++) {
+      let s = 0;
+      for (let d = 0; d < D; d++) s += dz[d] * a[ao + i * D + d];
+      dalpha[i] = beta * s;
+    }
+  }
+  for (let i = 0; i < L; i++) dalpha[i] += -2 * obj.penaltyWeight * obj.mask * (1 - obj.coverage[i]);
+  let dot = 0;
+  for (let i = 0; i < L; i++) dot += alpha[i] * dalpha[i];
+  const de = new Float64Array(L);
+  for (let i = 0; i < L; i++) de[i] = alpha[i] * (dalpha[i] - dot);
+  if (hard) {
+    for (let i = 0; i < L; i++) {
+      de[i] += -obj.reinforceWeight * obj.reward * obj.mask * ((i === r.loc ? 1 : 0) - alpha[i]);
+      if (alpha[i] > 0) de[i] += obj.entropyWeight * obj.mask * alpha[i] * (Math.log(alpha[i]) + r.entropy);
+    }
+  }
+  const dq = new F(A);
+  let dbatt = 0;
+  for (let i = 0; i < L; i++) {
+    dbatt += de[i];
+    for (let k = 0; k < A; k++) {
+      const s = S[i * A + k];
+      gw.w_att[k] += de[i] * s;
+      const dpre = de[i] * w.w_att[k] * (1 - s * s);
+      dP[i * A + k] += dpre;
+      dq[k] += dpre;
+    }
+  }
+  gw.b_att[0] += dbatt;
+  const dh = new F(n);
+  vecMatBackward(dq, hprev, 0, w.W_h, gw.W_h, dh, 0, n, A);
+  const dpreBeta = dbeta * beta * (1 - beta);
+  for (let j = 0; j < n; j++) {
+    gw.w_beta[j] += dpreBeta * hprev[j];
+    dh[j] += dpreBeta * w.w_beta[j];
+  }
+  gw.b_beta[0] += dpreBeta;
+  return dh;
+}
+
+/** LSTM step: G = x W_x + h_{t-1} U + ẑ W_z + b; returns the activated gates [i, f, o, g] and (h, c). */
+export function lstmForward(
+  w: Tensors, cfg: ModelConfig, x: FloatArray, hprev: FloatArray, cprev: FloatArray, z: FloatArray, F: Ctor,
+): { gates: FloatArray; h: FloatArray; c: FloatArray } {
+  const { embedDim: m, hiddenDim: n, featureDim: D } = cfg;
+  const G = new F(4 * n);
+  G.set(w.b);
+  vecMatAdd(G, x, 0, w.W_x, m, 4 * n);
+  vecMatAdd(G, hprev, 0, w.U, n, 4 * n);
+  vecMatAdd(G, z, 0, w.W_z, D, 4 * n);
+  const h = new F(n);
+  const c = new F(n);
+  for (let j = 0; j < n; j++) {
+    const ig = sigmoid(G[j]);
+    const fg = sigmoid(G[n + j]);
+    const og = sigmoid(G[2 * n + j]);
+    const gg = Math.tanh(G[3 * n + j]);
+    G[j] = ig;
+    G[n + j] = fg;
+    G[2 * n + j] = og;
+    G[3 * n + j] = gg;
+    c[j] = fg * cprev[j] + ig * gg;
+    h[j] = og * Math.tanh(c[j]);
+  }
+  return { gates: G, h, c };
+}
+
+/** From dh (all of it) and dc_next: the gradients of x, h_{t-1}, ẑ and c_{t-1}. */
+export function lstmBackward(
+  w: Tensors, gw: Tensors, cfg: ModelConfig, x: FloatArray, hprev: FloatArray, cprev: FloatArray, z: FloatArray,
+  s: { gates: FloatArray; c: FloatArray }, dh: FloatArray, dcNext: FloatArray, F: Ctor,
+): { dx: FloatArray; dhPrev: FloatArray; dz: FloatArray; dcPrev: FloatArray } {
+  const { embedDim: m, hiddenDim: n, featureDim: D } = cfg;
+  const G = s.gates;
+  const dG = new F(4 * n);
+  const dcPrev = new F(n);
+  for (let j = 0; j < n; j++) {
+    const ig = G[j], fg = G[n + j], og = G[2 * n + j], gg = G[3 * n + j];
+    const tc = Math.tanh(s.c[j]);
+    const dc = dcNext[j] + dh[j] * og * (1 - tc * tc);
+    dG[j] = dc * gg * ig * (1 - ig);
+    dG[n + j] = dc * cprev[j] * fg * (1 - fg);
+    dG[2 * n + j] = dh[j] * tc * og * (1 - og);
+    dG[3 * n + j] = dc * ig * (1 - gg * gg);
+    dcPrev[j] = dc * fg;
+  }
+  for (let j = 0; j < 4 * n; j++) gw.b[j] += dG[j];
+  const dx = new F(m);
+  const dhPrev = new F(n);
+  const dz = new F(D);
+  vecMatBackward(dG, x, 0, w.W_x, gw.W_x, dx, 0, m, 4 * n);
+  vecMatBackward(dG, hprev, 0, w.U, gw.U, dhPrev, 0, n, 4 * n);
+  vecMatBackward(dG, z, 0, w.W_z, gw.W_z, dz, 0, D, 4 * n);
+  return { dx, dhPrev, dz, dcPrev };
+}
+
+/** Dropout keep mask of one position (docs/engine.md "Random streams"); all kept when p = 0. */
+export function dropoutKeep(seed: number, position: number, m: number, p: number): Uint8Array {
+  const keep = new Uint8Array(m);
+  for (let j = 0; j < m; j++) keep[j] = p > 0 ? (uniform(seed, position * m + j) >= p ? 1 : 0) : 1;
+  return keep;
+}
+
+/** Deep output: u = tanh(x + h L_h + ẑ L_z), ũ = dropout(u). */
+export function deepOutputForward(
+  w: Tensors, cfg: ModelConfig, x: FloatArray, h: FloatArray, z: FloatArray, keep: Uint8Array, p: number, F: Ctor,
+): { u: FloatArray; ud: FloatArray } {
+  const { embedDim: m, hiddenDim: n, featureDim: D } = cfg;
+  const u = new F(m);
+  u.set(x);
+  vecMatAdd(u, h, 0, w.L_h, n, m);
+  vecMatAdd(u, z, 0, w.L_z, D, m);
+  const ud = new F(m);
+  for (let j = 0; j < m; j++) {
+    u[j] = Math.tanh(u[j]);
+    ud[j] = keep[j] ? u[j] / (1 - p) : 0;
+  }
+  return { u, ud };
+}
+
+export function deepOutputBackward(
+  w: Tensors, gw: Tensors, cfg: ModelConfig, h: FloatArray, z: FloatArray, u: FloatArray, keep: Uint8Array, p: number, dud: FloatArray, F: Ctor,
+): { dx: FloatArray; dh: FloatArray; dz: FloatArray } {
+  const { embedDim: m, hiddenDim: n, featureDim: D } = cfg;
+  const dx = new F(m);
+  for (let j = 0; j < m; j++) dx[j] = (keep[j] ? dud[j] / (1 - p) : 0) * (1 - u[j] * u[j]);
+  const dh = new F(n);
+  const dz = new F(D);
+  vecMatBackward(dx, h, 0, w.L_h, gw.L_h, dh, 0, n, m);
+  vecMatBackward(dx, z, 0, w.L_z, gw.L_z, dz, 0, D, m);
+  return { dx, dh, dz };
+}
+
+/** Output layer: softmax(ũ L_o + b_o). */
+export function outputForward(w: Tensors, cfg: ModelConfig, ud: FloatArray, F: Ctor): FloatArray {
+  const { embedDim: m, vocabSize: K } = cfg;
+  const probs = new F(K);
+  probs.set(w.b_o);
+  vecMatAdd(probs, ud, 0, w.L_o, m, K);
+  let mx = -Infinity;
+  for (let k = 0; k < K; k++) if (probs[k] > mx) mx = probs[k];
+  let sum = 0;
+  for (let k = 0; k < K; k++) {
+    probs[k] = Math.exp(probs[k] - mx);
+    sum += probs[k];
+  }
+  for (let k = 0; k < K; k++) probs[k] /= sum;
+  return probs;
+}
+
+/** From dℓ = (softmax − onehot(target)) · weight: returns dũ. */
+export function outputBackward(w: Tensors, gw: Tensors, cfg: ModelConfig, ud: FloatArray, probs: FloatArray, target: number, weight: number, F: Ctor): FloatArray {
+  const { embedDim: m, vocabSize: K } = cfg;
+  const dlogits = new F(K);
+  for (let k = 0; k < K; k++) dlogits[k] = (probs[k] - (k === target ? 1 : 0)) * weight;
+  const dud = new F(m);
+  vecMatBackward(dlogits, ud, 0, w.L_o, gw.L_o, dud, 0, m, K);
+  for (let k = 0; k < K; k++) gw.b_o[k] += dlogits[k];
+  return dud;
+}
+
+/** Everything one caption's forward keeps for its backward (index t: step t). */
+interface CaptionActivations {
+  init: { abar: FloatArray; h0: FloatArray; c0: FloatArray };
   P: FloatArray; // [L, A]
   h: FloatArray[]; // h[t + 1] = h_t, h[0] = h_0
   c: FloatArray[];
-  S: FloatArray[]; // [L, A] per step
-  alpha: FloatArray[]; // [L]
-  beta: number[];
-  z: FloatArray[]; // [D]
-  ctx: FloatArray[]; // [D] Σ α a, or a_s
-  gates: FloatArray[]; // activated [i, f, o, g], [4n]
-  u: FloatArray[]; // [m] tanh output before dropout
+  x: FloatArray[]; // [m] embedding of the input word
+  att: AttentionRecord[];
+  lstm: { gates: FloatArray; h: FloatArray; c: FloatArray }[];
   keep: Uint8Array[]; // dropout mask [m]
+  out: { u: FloatArray; ud: FloatArray }[];
   probs: FloatArray[]; // softmax [K]
-  loc: Int32Array;
+  coverage: Float64Array; // [L] Σ_t mask α_t
+  reward: number; // r_b (hard-sample)
+}
+
+/** A caption's forward values: log p, the objective's terms, and the tokens counted. */
+interface CaptionSums {
+  logProb: number;
+  penalty: number;
+  extra: number;
+  entropySum: number;
+  tokens: number;
 }
 
 export class ReferenceEngine implements DecoderEngine {
@@ -81,6 +410,8 @@ export class ReferenceEngine implements DecoderEngine {
   readonly grads: FloatArray;
   private readonly layout: ParamLayout;
   private readonly F: Ctor;
+  private readonly w: Tensors;
+  private readonly gw: Tensors;
   private optState: Partial<Record<OptimizerKind, FloatArray[]>> = {};
 
   constructor(
@@ -93,147 +424,14 @@ export class ReferenceEngine implements DecoderEngine {
     }
     this.F = params instanceof Float64Array ? Float64Array : Float32Array;
     this.grads = new this.F(this.layout.total);
-  }
-
-  private p(name: ParamName): FloatArray {
-    return view(this.params, this.layout, name);
-  }
-  private g(name: ParamName): FloatArray {
-    return view(this.grads, this.layout, name);
-  }
-
-  // ---- forward pieces shared by training and decoding ----
-
-  private initState(a: Float32Array, ao: number): { abar: FloatArray; h0: FloatArray; c0: FloatArray; P: FloatArray } {
-    const { featureDim: D, numLocations: L, hiddenDim: n, attnDim: A } = this.config;
-    const abar = new this.F(D);
-    for (let i = 0; i < L; i++) for (let d = 0; d < D; d++) abar[d] += a[ao + i * D + d];
-    for (let d = 0; d < D; d++) abar[d] /= L;
-    const h0 = new this.F(n);
-    const c0 = new this.F(n);
-    h0.set(this.p("b_ih"));
-    c0.set(this.p("b_ic"));
-    vecMatAdd(h0, abar, 0, this.p("W_ih"), D, n);
-    vecMatAdd(c0, abar, 0, this.p("W_ic"), D, n);
-    for (let j = 0; j < n; j++) {
-      h0[j] = Math.tanh(h0[j]);
-      c0[j] = Math.tanh(c0[j]);
-    }
-    const P = new this.F(L * A);
-    const ba = this.p("b_a");
-    const Wa = this.p("W_a");
-    for (let i = 0; i < L; i++) {
-      const row = P.subarray(i * A, (i + 1) * A);
-      row.set(ba);
-      vecMatAdd(row, a, ao + i * D, Wa, D, A);
-    }
-    return { abar, h0, c0, P };
-  }
-
-  /** Attention of one step: S = tanh(P + q), α = softmax(S w_att + b_att), β. */
-  private attend(P: FloatArray, hprev: FloatArray): { S: FloatArray; alpha: FloatArray; beta: number } {
-    const { numLocations: L, attnDim: A, hiddenDim: n } = this.config;
-    const q = new this.F(A);
-    vecMatAdd(q, hprev, 0, this.p("W_h"), n, A);
-    const watt = this.p("w_att");
-    const batt = this.p("b_att")[0];
-    const S = new this.F(L * A);
-    const alpha = new this.F(L);
-    let emax = -Infinity;
-    for (let i = 0; i < L; i++) {
-      let e = batt;
-      for (let k = 0; k < A; k++) {
-        const s = Math.tanh(P[i * A + k] + q[k]);
-        S[i * A + k] = s;
-        e += s * watt[k];
-      }
-      alpha[i] = e;
-      if (e > emax) emax = e;
-    }
-    let sum = 0;
-    for (let i = 0; i < L; i++) {
-      alpha[i] = Math.exp(alpha[i] - emax);
-      sum += alpha[i];
-    }
-    for (let i = 0; i < L; i++) alpha[i] /= sum;
-    const wb = this.p("w_beta");
-    let bpre = this.p("b_beta")[0];
-    for (let j = 0; j < n; j++) bpre += hprev[j] * wb[j];
-    return { S, alpha, beta: sigmoid(bpre) };
-  }
-
-  /** Context Σ α_i a_i (loc < 0) or a_loc. */
-  private context(a: Float32Array, ao: number, alpha: FloatArray, loc: number): FloatArray {
-    const { featureDim: D, numLocations: L } = this.config;
-    const ctx = new this.F(D);
-    if (loc >= 0) {
-      for (let d = 0; d < D; d++) ctx[d] = a[ao + loc * D + d];
-    } else {
-      for (let i = 0; i < L; i++) {
-        const w = alpha[i];
-        for (let d = 0; d < D; d++) ctx[d] += w * a[ao + i * D + d];
-      }
-    }
-    return ctx;
-  }
-
-  /** LSTM step: returns activated gates [i, f, o, g] and the new (h, c). */
-  private lstm(x: FloatArray, hprev: FloatArray, cprev: FloatArray, z: FloatArray): { gates: FloatArray; h: FloatArray; c: FloatArray } {
-    const { embedDim: m, hiddenDim: n, featureDim: D } = this.config;
-    const G = new this.F(4 * n);
-    G.set(this.p("b"));
-    vecMatAdd(G, x, 0, this.p("W_x"), m, 4 * n);
-    vecMatAdd(G, hprev, 0, this.p("U"), n, 4 * n);
-    vecMatAdd(G, z, 0, this.p("W_z"), D, 4 * n);
-    const h = new this.F(n);
-    const c = new this.F(n);
-    for (let j = 0; j < n; j++) {
-      const ig = sigmoid(G[j]);
-      const fg = sigmoid(G[n + j]);
-      const og = sigmoid(G[2 * n + j]);
-      const gg = Math.tanh(G[3 * n + j]);
-      G[j] = ig;
-      G[n + j] = fg;
-      G[2 * n + j] = og;
-      G[3 * n + j] = gg;
-      c[j] = fg * cprev[j] + ig * gg;
-      h[j] = og * Math.tanh(c[j]);
-    }
-    return { gates: G, h, c };
-  }
-
-  /** Deep output: u = tanh(x + h L_h + z L_z). */
-  private deepOutput(x: FloatArray, h: FloatArray, z: FloatArray): FloatArray {
-    const { embedDim: m, hiddenDim: n, featureDim: D } = this.config;
-    const u = new this.F(m);
-    u.set(x);
-    vecMatAdd(u, h, 0, this.p("L_h"), n, m);
-    vecMatAdd(u, z, 0, this.p("L_z"), D, m);
-    for (let j = 0; j < m; j++) u[j] = Math.tanh(u[j]);
-    return u;
-  }
-
-  /** Softmax of ud L_o + b_o, in place into a new array. */
-  private outputProbs(ud: FloatArray): FloatArray {
-    const { embedDim: m, vocabSize: K } = this.config;
-    const logits = new this.F(K);
-    logits.set(this.p("b_o"));
-    vecMatAdd(logits, ud, 0, this.p("L_o"), m, K);
-    let mx = -Infinity;
-    for (let k = 0; k < K; k++) if (logits[k] > mx) mx = logits[k];
-    let sum = 0;
-    for (let k = 0; k < K; k++) {
-      logits[k] = Math.exp(logits[k] - mx);
-      sum += logits[k];
-    }
-    for (let k = 0; k < K; k++) logits[k] /= sum;
-    return logits;
+    this.w = tensorViews(this.params, this.layout);
+    this.gw = tensorViews(this.grads, this.layout);
   }
 
   private embed(token: number): FloatArray {
     const { embedDim: m, vocabSize: K } = this.config;
     if (!(token >= 0 && token < K)) throw new Error(`token id ${token} out of range [0, ${K})`);
-    return this.p("E").subarray(token * m, (token + 1) * m) as FloatArray;
+    return this.w.E.subarray(token * m, (token + 1) * m) as FloatArray;
   }
 
   // ---- training ----
@@ -251,13 +449,15 @@ export class ReferenceEngine implements DecoderEngine {
     let entropySum = 0;
     let tokens = 0;
     for (let b = 0; b < B; b++) {
-      const r = this.captionForwardBackward(batch, b, opts, locations);
-      logProb[b] = r.logProb;
-      nll -= r.logProb / B;
-      penalty += r.penalty;
-      objectiveExtra += r.extra;
-      entropySum += r.entropySum;
-      tokens += r.tokens;
+      const { acts, sums } = this.captionForward(batch, b, opts);
+      if (locations) for (let t = 0; t < T; t++) locations[b * T + t] = acts.att[t].loc;
+      if (opts.computeGrad) this.captionBackward(batch, b, opts, acts);
+      logProb[b] = sums.logProb;
+      nll -= sums.logProb / B;
+      penalty += sums.penalty;
+      objectiveExtra += sums.extra;
+      entropySum += sums.entropySum;
+      tokens += sums.tokens;
     }
     return {
       loss: nll + penalty + objectiveExtra,
@@ -270,233 +470,103 @@ export class ReferenceEngine implements DecoderEngine {
     };
   }
 
-  private captionForwardBackward(
-    batch: TrainBatch,
-    b: number,
-    opts: StepOptions,
-    locations: Int32Array | undefined,
-  ): { logProb: number; penalty: number; extra: number; entropySum: number; tokens: number } {
+  /** Caption b's forward: the layers in order, step by step, into its activations record. */
+  private captionForward(batch: TrainBatch, b: number, opts: StepOptions): { acts: CaptionActivations; sums: CaptionSums } {
     const { B, T, features } = batch;
-    const { numLocations: L, featureDim: D, embedDim: m, hiddenDim: n, attnDim: A, vocabSize: K } = this.config;
+    const cfg = this.config;
+    const { numLocations: L, featureDim: D, embedDim: m, vocabSize: K } = cfg;
+    const { w, F } = this;
     const ao = b * L * D;
-    const p = opts.dropout;
     const hardSample = opts.mode === "hard-sample";
-
-    // ---- forward ----
-    const init = this.initState(features, ao);
-    const tape: CaptionTape = {
-      abar: init.abar, P: init.P, h: [init.h0], c: [init.c0], S: [], alpha: [], beta: [], z: [], ctx: [],
-      gates: [], u: [], keep: [], probs: [], loc: new Int32Array(T).fill(-1),
+    const init = initStateForward(w, cfg, features, ao, F);
+    const acts: CaptionActivations = {
+      init, P: attentionProjectForward(w, cfg, features, ao, F), h: [init.h0], c: [init.c0], x: [], att: [], lstm: [], keep: [], out: [], probs: [],
+      coverage: new Float64Array(L), reward: 0,
     };
     let logProb = 0;
     let tokens = 0;
     let entropySum = 0;
-    const entropies: number[] = [];
     for (let t = 0; t < T; t++) {
       const bt = b * T + t;
-      const hprev = tape.h[t];
-      const att = this.attend(tape.P, hprev);
-      let loc = -1;
-      if (hardSample) {
-        loc = opts.locations ? opts.locations[bt] : sampleLocation(att.alpha, uniform((opts.seed ^ LOCATION_STREAM_XOR) >>> 0, bt));
-        if (!(loc >= 0 && loc < L)) throw new Error(`locations[${bt}] = ${loc} out of range [0, ${L})`);
-        locations![bt] = loc;
-      }
-      tape.loc[t] = loc;
-      const ctx = this.context(features, ao, att.alpha, loc);
-      const z = new this.F(D);
-      for (let d = 0; d < D; d++) z[d] = att.beta * ctx[d];
+      const pick = !hardSample ? null
+        : opts.locations ? () => opts.locations![bt]
+        : (alpha: FloatArray) => sampleLocation(alpha, uniform((opts.seed ^ LOCATION_STREAM_XOR) >>> 0, bt));
+      const att = attentionForward(w, cfg, acts.P, features, ao, acts.h[t], pick, F);
       const x = this.embed(batch.inputs[bt]);
-      const st = this.lstm(x, hprev, tape.c[t], z);
-      const u = this.deepOutput(x, st.h, z);
-      const keep = new Uint8Array(m);
-      const ud = new this.F(m);
-      for (let j = 0; j < m; j++) {
-        keep[j] = p > 0 ? (uniform(opts.seed, bt * m + j) >= p ? 1 : 0) : 1;
-        ud[j] = keep[j] ? u[j] / (1 - p) : 0;
-      }
-      const probs = this.outputProbs(ud);
+      const st = lstmForward(w, cfg, x, acts.h[t], acts.c[t], att.z, F);
+      const keep = dropoutKeep(opts.seed, bt, m, opts.dropout);
+      const out = deepOutputForward(w, cfg, x, st.h, att.z, keep, opts.dropout, F);
+      const probs = outputForward(w, cfg, out.ud, F);
       const mask = batch.mask[bt];
       const target = batch.targets[bt];
       if (!(target >= 0 && target < K)) throw new Error(`targets[${bt}] = ${target} out of range [0, ${K})`);
       logProb += mask * Math.log(probs[target]);
       tokens += mask;
-      const H = entropy(att.alpha);
-      entropies.push(H);
-      entropySum += mask * H;
-      tape.S.push(att.S);
-      tape.alpha.push(att.alpha);
-      tape.beta.push(att.beta);
-      tape.ctx.push(ctx);
-      tape.z.push(z);
-      tape.gates.push(st.gates);
-      tape.h.push(st.h);
-      tape.c.push(st.c);
-      tape.u.push(u);
-      tape.keep.push(keep);
-      tape.probs.push(probs);
+      entropySum += mask * att.entropy;
+      for (let i = 0; i < L; i++) acts.coverage[i] += mask * att.alpha[i];
+      acts.x.push(x);
+      acts.att.push(att);
+      acts.lstm.push(st);
+      acts.h.push(st.h);
+      acts.c.push(st.c);
+      acts.keep.push(keep);
+      acts.out.push(out);
+      acts.probs.push(probs);
     }
     // Doubly stochastic penalty over the masked steps.
-    const colSum = new Float64Array(L);
-    for (let t = 0; t < T; t++) {
-      const mask = batch.mask[b * T + t];
-      for (let i = 0; i < L; i++) colSum[i] += mask * tape.alpha[t][i];
-    }
     let pen = 0;
-    for (let i = 0; i < L; i++) pen += (1 - colSum[i]) ** 2;
+    for (let i = 0; i < L; i++) pen += (1 - acts.coverage[i]) ** 2;
     const penalty = (opts.alphaC / B) * pen;
     // Hard-sample surrogate terms (their values, for the reported objective).
-    const reward = opts.rewards ? opts.rewards[b] : logProb - opts.baseline;
+    acts.reward = opts.rewards ? opts.rewards[b] : logProb - opts.baseline;
     let extra = 0;
     if (hardSample) {
       for (let t = 0; t < T; t++) {
         const mask = batch.mask[b * T + t];
-        extra -= (opts.reinforceWeight / B) * reward * mask * Math.log(tape.alpha[t][tape.loc[t]]);
-        extra -= (opts.entropyWeight / B) * mask * entropies[t];
+        const att = acts.att[t];
+        extra -= (opts.reinforceWeight / B) * acts.reward * mask * Math.log(att.alpha[att.loc]);
+        extra -= (opts.entropyWeight / B) * mask * att.entropy;
       }
     }
-    if (!opts.computeGrad) return { logProb, penalty, extra, entropySum, tokens };
+    return { acts, sums: { logProb, penalty, extra, entropySum, tokens } };
+  }
 
-    // ---- backward ----
-    const dE = this.g("E");
-    let dhNext = new this.F(n);
-    let dcNext = new this.F(n);
-    const dP = new this.F(L * A);
-    const watt = this.p("w_att");
-    const dwatt = this.g("w_att");
-    const Wh = this.p("W_h");
-    const wbeta = this.p("w_beta");
+  /** Caption b's backward: each layer's backward in reverse order, steps from T−1 down to 0. */
+  private captionBackward(batch: TrainBatch, b: number, opts: StepOptions, acts: CaptionActivations): void {
+    const { B, T, features } = batch;
+    const cfg = this.config;
+    const { numLocations: L, featureDim: D, embedDim: m, hiddenDim: n, attnDim: A } = cfg;
+    const { w, gw, F } = this;
+    const ao = b * L * D;
+    const p = opts.dropout;
+    let dhNext: FloatArray = new F(n);
+    let dcNext: FloatArray = new F(n);
+    const dP = new F(L * A);
     for (let t = T - 1; t >= 0; t--) {
       const bt = b * T + t;
       const mask = batch.mask[bt];
-      const x = this.embed(batch.inputs[bt]);
-      const h = tape.h[t + 1];
-      const hprev = tape.h[t];
-      const c = tape.c[t + 1];
-      const cprev = tape.c[t];
-      const z = tape.z[t];
-      const u = tape.u[t];
-      const keep = tape.keep[t];
-      // Output layer.
-      const dlogits = new this.F(K);
-      const probs = tape.probs[t];
-      const target = batch.targets[bt];
-      for (let k = 0; k < K; k++) dlogits[k] = (probs[k] - (k === target ? 1 : 0)) * (mask / B);
-      const ud = new this.F(m);
-      for (let j = 0; j < m; j++) ud[j] = keep[j] ? u[j] / (1 - p) : 0;
-      const dud = new this.F(m);
-      vecMatBackward(dlogits, ud, 0, this.p("L_o"), this.g("L_o"), dud, 0, m, K);
-      const dbo = this.g("b_o");
-      for (let k = 0; k < K; k++) dbo[k] += dlogits[k];
-      const dpreU = new this.F(m);
-      for (let j = 0; j < m; j++) dpreU[j] = (keep[j] ? dud[j] / (1 - p) : 0) * (1 - u[j] * u[j]);
-      const dx = new this.F(m);
-      dx.set(dpreU);
-      const dh = new this.F(n);
-      const dz = new this.F(D);
-      vecMatBackward(dpreU, h, 0, this.p("L_h"), this.g("L_h"), dh, 0, n, m);
-      vecMatBackward(dpreU, z, 0, this.p("L_z"), this.g("L_z"), dz, 0, D, m);
-      // LSTM.
-      for (let j = 0; j < n; j++) dh[j] += dhNext[j];
-      const G = tape.gates[t];
-      const dG = new this.F(4 * n);
-      const dcPrev = new this.F(n);
-      for (let j = 0; j < n; j++) {
-        const ig = G[j], fg = G[n + j], og = G[2 * n + j], gg = G[3 * n + j];
-        const tc = Math.tanh(c[j]);
-        const dc = dcNext[j] + dh[j] * og * (1 - tc * tc);
-        dG[j] = dc * gg * ig * (1 - ig);
-        dG[n + j] = dc * cprev[j] * fg * (1 - fg);
-        dG[2 * n + j] = dh[j] * tc * og * (1 - og);
-        dG[3 * n + j] = dc * ig * (1 - gg * gg);
-        dcPrev[j] = dc * fg;
-      }
-      const db = this.g("b");
-      for (let j = 0; j < 4 * n; j++) db[j] += dG[j];
-      const dhPrev = new this.F(n);
-      vecMatBackward(dG, x, 0, this.p("W_x"), this.g("W_x"), dx, 0, m, 4 * n);
-      vecMatBackward(dG, hprev, 0, this.p("U"), this.g("U"), dhPrev, 0, n, 4 * n);
-      vecMatBackward(dG, z, 0, this.p("W_z"), this.g("W_z"), dz, 0, D, 4 * n);
-      // Embedding of the input word.
+      const att = acts.att[t];
+      const hprev = acts.h[t];
+      const dud = outputBackward(w, gw, cfg, acts.out[t].ud, acts.probs[t], batch.targets[bt], mask / B, F);
+      const dOut = deepOutputBackward(w, gw, cfg, acts.h[t + 1], att.z, acts.out[t].u, acts.keep[t], p, dud, F);
+      for (let j = 0; j < n; j++) dOut.dh[j] += dhNext[j];
+      const dLstm = lstmBackward(w, gw, cfg, acts.x[t], hprev, acts.c[t], att.z, acts.lstm[t], dOut.dh, dcNext, F);
+      const dx = dOut.dx;
+      for (let j = 0; j < m; j++) dx[j] += dLstm.dx[j];
       const tok = batch.inputs[bt];
-      for (let j = 0; j < m; j++) dE[tok * m + j] += dx[j];
-      // Context and gate β.
-      const alpha = tape.alpha[t];
-      const beta = tape.beta[t];
-      const ctx = tape.ctx[t];
-      let dbeta = 0;
-      for (let d = 0; d < D; d++) dbeta += dz[d] * ctx[d];
-      const dalpha = new Float64Array(L);
-      if (!hardSample) {
-        for (let i = 0; i < L; i++) {
-          let s = 0;
-          for (let d = 0; d < D; d++) s += dz[d] * batch.features[ao + i * D + d];
-          dalpha[i] = beta * s;
-        }
-      }
-      for (let i = 0; i < L; i++) dalpha[i] += -2 * (opts.alphaC / B) * mask * (1 - colSum[i]);
-      let dot = 0;
-      for (let i = 0; i < L; i++) dot += alpha[i] * dalpha[i];
-      const de = new Float64Array(L);
-      for (let i = 0; i < L; i++) de[i] = alpha[i] * (dalpha[i] - dot);
-      if (hardSample) {
-        const H = entropies[t];
-        for (let i = 0; i < L; i++) {
-          de[i] += -(opts.reinforceWeight / B) * reward * mask * ((i === tape.loc[t] ? 1 : 0) - alpha[i]);
-          if (alpha[i] > 0) de[i] += (opts.entropyWeight / B) * mask * alpha[i] * (Math.log(alpha[i]) + H);
-        }
-      }
-      // Attention MLP.
-      const S = tape.S[t];
-      const dq = new this.F(A);
-      let dbatt = 0;
-      for (let i = 0; i < L; i++) {
-        dbatt += de[i];
-        for (let k = 0; k < A; k++) {
-          const s = S[i * A + k];
-          dwatt[k] += de[i] * s;
-          const dpre = de[i] * watt[k] * (1 - s * s);
-          dP[i * A + k] += dpre;
-          dq[k] += dpre;
-        }
-      }
-      this.g("b_att")[0] += dbatt;
-      vecMatBackward(dq, hprev, 0, Wh, this.g("W_h"), dhPrev, 0, n, A);
-      const dpreBeta = dbeta * beta * (1 - beta);
-      const dwbeta = this.g("w_beta");
-      for (let j = 0; j < n; j++) {
-        dwbeta[j] += dpreBeta * hprev[j];
-        dhPrev[j] += dpreBeta * wbeta[j];
-      }
-      this.g("b_beta")[0] += dpreBeta;
-      dhNext = dhPrev;
-      dcNext = dcPrev;
+      for (let j = 0; j < m; j++) gw.E[tok * m + j] += dx[j];
+      const dz = dOut.dz;
+      for (let d = 0; d < D; d++) dz[d] += dLstm.dz[d];
+      const dhAtt = attentionBackward(w, gw, cfg, features, ao, hprev, att, dz, {
+        mask, coverage: acts.coverage, penaltyWeight: opts.alphaC / B,
+        reward: acts.reward, reinforceWeight: opts.reinforceWeight / B, entropyWeight: opts.entropyWeight / B,
+      }, dP, F);
+      for (let j = 0; j < n; j++) dLstm.dhPrev[j] += dhAtt[j];
+      dhNext = dLstm.dhPrev;
+      dcNext = dLstm.dcPrev;
     }
-    // Projection W_a a + b_a, shared by all steps.
-    const dba = this.g("b_a");
-    for (let i = 0; i < L; i++) {
-      const dRow = dP.subarray(i * A, (i + 1) * A) as FloatArray;
-      for (let k = 0; k < A; k++) dba[k] += dRow[k];
-      vecMatBackward(dRow, batch.features, ao + i * D, this.p("W_a"), this.g("W_a"), null, 0, D, A);
-    }
-    // Initial state.
-    const dpreH0 = new this.F(n);
-    const dpreC0 = new this.F(n);
-    const h0 = tape.h[0];
-    const c0 = tape.c[0];
-    for (let j = 0; j < n; j++) {
-      dpreH0[j] = dhNext[j] * (1 - h0[j] * h0[j]);
-      dpreC0[j] = dcNext[j] * (1 - c0[j] * c0[j]);
-    }
-    vecMatBackward(dpreH0, tape.abar, 0, this.p("W_ih"), this.g("W_ih"), null, 0, D, n);
-    vecMatBackward(dpreC0, tape.abar, 0, this.p("W_ic"), this.g("W_ic"), null, 0, D, n);
-    const dbih = this.g("b_ih");
-    const dbic = this.g("b_ic");
-    for (let j = 0; j < n; j++) {
-      dbih[j] += dpreH0[j];
-      dbic[j] += dpreC0[j];
-    }
-    return { logProb, penalty, extra, entropySum, tokens };
+    attentionProjectBackward(w, gw, cfg, features, ao, dP);
+    initStateBackward(w, gw, cfg, acts.init, dhNext, dcNext, F);
   }
 
   // ---- decoding ----
@@ -511,7 +581,7 @@ export class ReferenceEngine implements DecoderEngine {
     }
     this.decodeFeatures = features;
     this.decodeP = [];
-    for (let im = 0; im < numImages; im++) this.decodeP.push(this.initState(features, im * L * D).P);
+    for (let im = 0; im < numImages; im++) this.decodeP.push(attentionProjectForward(this.w, this.config, features, im * L * D, this.F));
     return { numImages };
   }
 
@@ -522,7 +592,7 @@ export class ReferenceEngine implements DecoderEngine {
     const c = new Float32Array(N * n);
     for (let r = 0; r < N; r++) {
       const im = checkRowImage(rowImage, r, ctx.numImages);
-      const s = this.initState(this.decodeFeatures!, im * L * D);
+      const s = initStateForward(this.w, this.config, this.decodeFeatures!, im * L * D, this.F);
       h.set(s.h0, r * n);
       c.set(s.c0, r * n);
     }
@@ -530,28 +600,27 @@ export class ReferenceEngine implements DecoderEngine {
   }
 
   decodeStep(ctx: DecodeContext, rowImage: Int32Array, tokens: Int32Array, state: DecodeState, sampleSeed?: number): DecodeStepResult {
-    const { numLocations: L, featureDim: D, hiddenDim: n, vocabSize: K } = this.config;
+    const cfg = this.config;
+    const { numLocations: L, featureDim: D, hiddenDim: n, vocabSize: K, embedDim: m } = cfg;
+    const { w, F } = this;
     const N = rowImage.length;
     const logProbs = new Float32Array(N * K);
     const alphaOut = new Float32Array(N * L);
     const betaOut = new Float32Array(N);
     const locations = sampleSeed === undefined ? undefined : new Int32Array(N);
     const a = this.decodeFeatures!;
+    const keepAll = new Uint8Array(m).fill(1);
     for (let r = 0; r < N; r++) {
       const im = checkRowImage(rowImage, r, ctx.numImages);
-      const ao = im * L * D;
-      const hprev = new this.F(state.h.subarray(r * n, (r + 1) * n));
-      const cprev = new this.F(state.c.subarray(r * n, (r + 1) * n));
-      const att = this.attend(this.decodeP[im], hprev);
-      const loc = sampleSeed === undefined ? -1 : sampleLocation(att.alpha, uniform((sampleSeed ^ LOCATION_STREAM_XOR) >>> 0, r));
-      if (locations) locations[r] = loc;
-      const c = this.context(a, ao, att.alpha, loc);
-      const z = new this.F(D);
-      for (let d = 0; d < D; d++) z[d] = att.beta * c[d];
+      const hprev = new F(state.h.subarray(r * n, (r + 1) * n));
+      const cprev = new F(state.c.subarray(r * n, (r + 1) * n));
+      const pick = sampleSeed === undefined ? null : (alpha: FloatArray) => sampleLocation(alpha, uniform((sampleSeed ^ LOCATION_STREAM_XOR) >>> 0, r));
+      const att = attentionForward(w, cfg, this.decodeP[im], a, im * L * D, hprev, pick, F);
+      if (locations) locations[r] = att.loc;
       const x = this.embed(tokens[r]);
-      const st = this.lstm(x, hprev, cprev, z);
-      const u = this.deepOutput(x, st.h, z);
-      const probs = this.outputProbs(u);
+      const st = lstmForward(w, cfg, x, hprev, cprev, att.z, F);
+      const { ud } = deepOutputForward(w, cfg, x, st.h, att.z, keepAll, 0, F);
+      const probs = outputForward(w, cfg, ud, F);
       for (let k = 0; k < K; k++) logProbs[r * K + k] = Math.log(probs[k]);
       alphaOut.set(att.alpha, r * L);
       betaOut[r] = att.beta;

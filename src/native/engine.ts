@@ -21,31 +21,77 @@ import type {
 } from "../model/engine.js";
 import { paramLayout } from "../model/layout.js";
 
-/** The addon's Engine class (native/addon.cc). */
+/** The options of the addon's training step: StepArgs of native/sat.h, and the output buffers. */
+type AddonStep = TrainBatch & Pick<StepOptions, "dropout" | "seed" | "alphaC" | "reinforceWeight" | "entropyWeight" | "baseline" | "computeGrad" | "locations"> & {
+  params: Float32Array;
+  grads: Float32Array;
+  /** 0 soft, 1 hard-sample, 2 hard-expect */
+  mode: number;
+  logProbOut: Float64Array;
+  locationsOut: Int32Array;
+};
+
+/** A decoding context made by one addon engine (opaque; the addon checks its owner). */
+type AddonContext = object;
+
+interface AddonDecodeRows {
+  params: Float32Array;
+  ctx: AddonContext;
+  rowImage: Int32Array;
+}
+
+/** The addon's Engine class (native/addon.cc): one options object per call. */
 interface AddonEngine {
-  forwardBackward(
-    params: Float32Array, grads: Float32Array, features: Float32Array, inputs: Int32Array, targets: Int32Array, mask: Float32Array,
-    B: number, T: number,
-    opts: { mode: number; dropout: number; seed: number; alphaC: number; reinforceWeight: number; entropyWeight: number; baseline: number; computeGrad: boolean },
-    locations: Int32Array | null, logProbOut: Float64Array, locationsOut: Int32Array,
-  ): { loss: number; nll: number; penalty: number; attentionEntropy: number; tokens: number };
-  prepareDecode(params: Float32Array, features: Float32Array, numImages: number): unknown;
-  initialState(params: Float32Array, handle: unknown, rowImage: Int32Array, h: Float32Array, c: Float32Array): void;
-  decodeStep(
-    params: Float32Array, handle: unknown, rowImage: Int32Array, tokens: Int32Array, h: Float32Array, c: Float32Array,
-    sampleSeed: number | null, logProbs: Float32Array, alpha: Float32Array, beta: Float32Array, locations: Int32Array | null,
-  ): void;
-  optimizerStep(
-    params: Float32Array, grads: Float32Array, kind: number, lr: number, beta1: number, beta2: number, rho: number, eps: number,
-    weightDecay: number, clipNorm: number, step: number, s1: Float32Array, s2: Float32Array | null,
-  ): number;
+  forwardBackward(o: AddonStep): { loss: number; nll: number; penalty: number; attentionEntropy: number; tokens: number };
+  prepareDecode(o: { params: Float32Array; features: Float32Array; numImages: number }): AddonContext;
+  initialState(o: AddonDecodeRows & { h: Float32Array; c: Float32Array }): void;
+  decodeStep(o: AddonDecodeRows & {
+    tokens: Int32Array; h: Float32Array; c: Float32Array; sampleSeed?: number;
+    logProbs: Float32Array; alpha: Float32Array; beta: Float32Array; locations?: Int32Array;
+  }): void;
+  optimizerStep(o: {
+    params: Float32Array; grads: Float32Array; kind: number; lr: number; beta1: number; beta2: number; rho: number; eps: number;
+    weightDecay: number; clipNorm: number; step: number; state1: Float32Array; state2?: Float32Array;
+  }): number;
   workspaceBytes(): number;
   dispose(): void;
 }
 
+export interface EngineDims {
+  K: number;
+  m: number;
+  n: number;
+  A: number;
+  D: number;
+  L: number;
+}
+
 export interface NativeAddon {
-  Engine: new (dims: { K: number; m: number; n: number; A: number; D: number; L: number }) => AddonEngine;
+  Engine: new (dims: EngineDims) => AddonEngine;
   numThreads(): number;
+  /** The BLAS build and the kernels it picked on this CPU. */
+  blasInfo(): string;
+  /** Best GFLOP/s of `reps` row-major sgemms C[M,N] = A[M,K] B[K,N] through the engine's own gemm (threads split as in a step). */
+  sgemmGflops(o: { M: number; N: number; K: number; reps: number }): number;
+  /** Each layer's forward and backward alone (native/layer_bindings.cc), for the per-layer tests. */
+  layers: NativeLayers;
+}
+
+type Layer<In, Out> = (o: In & { dims: EngineDims; params: Float32Array }) => Out;
+interface AttentionIn { B: number; features: Float32Array; hprev: Float32Array; sample: boolean; locations?: Int32Array }
+interface LstmIn { B: number; X: Float32Array; hprev: Float32Array; z: Float32Array; cprev: Float32Array }
+interface DeepOutputIn { R: number; X: Float32Array; H: Float32Array; Z: Float32Array; dropout: number; seed: number }
+export interface NativeLayers {
+  initStateForward: Layer<{ B: number; features: Float32Array }, { abar: Float32Array; h0: Float32Array; c0: Float32Array }>;
+  initStateBackward: Layer<{ B: number; features: Float32Array; dh0: Float32Array; dc0: Float32Array }, { grads: Float32Array }>;
+  attentionForward: Layer<AttentionIn, { alpha: Float32Array; beta: Float32Array; ctx: Float32Array; z: Float32Array; entropy: Float32Array; logAlphaS?: Float32Array }>;
+  attentionBackward: Layer<AttentionIn & {
+    dz: Float32Array; cov: Float32Array; mask: Float32Array; rewards: Float32Array; lambda: number; lambdaR: number; lambdaE: number; invB: number;
+  }, { dh: Float32Array; grads: Float32Array }>;
+  lstmForward: Layer<LstmIn, { gates: Float32Array; c: Float32Array; h: Float32Array }>;
+  lstmBackward: Layer<LstmIn & { dh: Float32Array; dcNext: Float32Array }, { dX: Float32Array; dhprev: Float32Array; dz: Float32Array; dcprev: Float32Array; grads: Float32Array }>;
+  deepOutputForward: Layer<DeepOutputIn, { u: Float32Array; ud: Float32Array }>;
+  deepOutputBackward: Layer<DeepOutputIn & { dud: Float32Array }, { dX: Float32Array; dH: Float32Array; dZ: Float32Array; grads: Float32Array }>;
 }
 
 let cached: NativeAddon | null | undefined;
@@ -91,13 +137,14 @@ export function loadNativeAddon(): NativeAddon | null {
 }
 
 const MODE: Record<StepMode, number> = { soft: 0, "hard-sample": 1, "hard-expect": 2 };
-const handles = new WeakMap<DecodeContext, unknown>();
 
 export class NativeEngine implements DecoderEngine {
   readonly kind = "native" as const;
   readonly params: Float32Array;
   readonly grads: Float32Array;
   private engine: AddonEngine | null;
+  /** This engine's decoding contexts (a context of another engine is refused here and in the addon). */
+  private readonly contexts = new WeakMap<DecodeContext, AddonContext>();
   private optState: Partial<Record<OptimizerKind, Float32Array[]>> = {};
 
   constructor(
@@ -131,14 +178,12 @@ export class NativeEngine implements DecoderEngine {
     if (mode === undefined) throw new Error(`forwardBackward: opts.mode must be soft, hard-sample or hard-expect (got ${JSON.stringify(opts.mode)})`);
     const logProb = new Float64Array(B);
     const locations = new Int32Array(B * T);
-    const r = this.e.forwardBackward(
-      this.params, this.grads, batch.features, batch.inputs, batch.targets, batch.mask, B, T,
-      {
-        mode, dropout: opts.dropout, seed: opts.seed >>> 0, alphaC: opts.alphaC, reinforceWeight: opts.reinforceWeight,
-        entropyWeight: opts.entropyWeight, baseline: opts.baseline, computeGrad: opts.computeGrad,
-      },
-      opts.mode === "hard-sample" ? (opts.locations ?? null) : null, logProb, locations,
-    );
+    const r = this.e.forwardBackward({
+      params: this.params, grads: this.grads, features: batch.features, inputs: batch.inputs, targets: batch.targets, mask: batch.mask, B, T,
+      mode, dropout: opts.dropout, seed: opts.seed >>> 0, alphaC: opts.alphaC, reinforceWeight: opts.reinforceWeight,
+      entropyWeight: opts.entropyWeight, baseline: opts.baseline, computeGrad: opts.computeGrad,
+      locations: opts.mode === "hard-sample" ? opts.locations : undefined, logProbOut: logProb, locationsOut: locations,
+    });
     const out: StepResult = {
       loss: r.loss, nll: r.nll, penalty: r.penalty, logProb, attentionEntropy: r.attentionEntropy, tokens: r.tokens,
     };
@@ -147,14 +192,14 @@ export class NativeEngine implements DecoderEngine {
   }
 
   prepareDecode(features: Float32Array, numImages: number): DecodeContext {
-    const handle = this.e.prepareDecode(this.params, features, numImages);
+    const handle = this.e.prepareDecode({ params: this.params, features, numImages });
     const ctx: DecodeContext = { numImages };
-    handles.set(ctx, handle);
+    this.contexts.set(ctx, handle);
     return ctx;
   }
 
-  private handle(ctx: DecodeContext, fn: string): unknown {
-    const h = handles.get(ctx);
+  private context(ctx: DecodeContext, fn: string): AddonContext {
+    const h = this.contexts.get(ctx);
     if (h === undefined) throw new Error(`${fn}: ctx was not returned by this engine's prepareDecode`);
     return h;
   }
@@ -163,7 +208,7 @@ export class NativeEngine implements DecoderEngine {
     const n = this.config.hiddenDim;
     const h = new Float32Array(rowImage.length * n);
     const c = new Float32Array(rowImage.length * n);
-    this.e.initialState(this.params, this.handle(ctx, "initialState"), rowImage, h, c);
+    this.e.initialState({ params: this.params, ctx: this.context(ctx, "initialState"), rowImage, h, c });
     return { h, c };
   }
 
@@ -173,9 +218,11 @@ export class NativeEngine implements DecoderEngine {
     const logProbs = new Float32Array(N * K);
     const alpha = new Float32Array(N * L);
     const beta = new Float32Array(N);
-    const locations = sampleSeed === undefined ? null : new Int32Array(N);
-    this.e.decodeStep(this.params, this.handle(ctx, "decodeStep"), rowImage, tokens, state.h, state.c,
-      sampleSeed === undefined ? null : sampleSeed >>> 0, logProbs, alpha, beta, locations);
+    const locations = sampleSeed === undefined ? undefined : new Int32Array(N);
+    this.e.decodeStep({
+      params: this.params, ctx: this.context(ctx, "decodeStep"), rowImage, tokens, h: state.h, c: state.c,
+      sampleSeed: sampleSeed === undefined ? undefined : sampleSeed >>> 0, logProbs, alpha, beta, locations,
+    });
     return locations ? { logProbs, alpha, beta, locations } : { logProbs, alpha, beta };
   }
 
@@ -192,8 +239,10 @@ export class NativeEngine implements DecoderEngine {
   optimizerStep(o: OptimizerSettings, step: number): number {
     if (o.kind !== "adam" && o.kind !== "rmsprop") throw new Error(`optimizerStep: settings.kind must be adam or rmsprop (got ${JSON.stringify(o.kind)})`);
     const s = this.optimizerState(o.kind);
-    return this.e.optimizerStep(this.params, this.grads, o.kind === "adam" ? 0 : 1, o.lr, o.beta1, o.beta2, o.rho, o.eps, o.weightDecay,
-      o.clipNorm, step, s[0], s[1] ?? null);
+    return this.e.optimizerStep({
+      params: this.params, grads: this.grads, kind: o.kind === "adam" ? 0 : 1, lr: o.lr, beta1: o.beta1, beta2: o.beta2, rho: o.rho,
+      eps: o.eps, weightDecay: o.weightDecay, clipNorm: o.clipNorm, step, state1: s[0], state2: s[1],
+    });
   }
 
   /** Bytes of activation workspace currently held by the addon. */

@@ -1,0 +1,156 @@
+// The per-step GEMMs of the recurrence, C[M, N] (+)= A[M, K] op(W) with M = B (64) rows, against
+// a weight packed once per training step (docs/engine.md "Where the time goes"). A BLAS call
+// repacks its B operand every time: at M = 64 that packing, a full pass over the 32 MB of
+// [U; W_z], costs as much as the arithmetic, 13 times per step and pass. Here the weight is
+// packed once into panels of 32 columns, k-major (each k's 32 values adjacent), and an
+// AVX-512 micro-kernel streams a panel while 8 rows of A are broadcast into 16 accumulators.
+// Each output is one thread's sequential sum over k, so results do not depend on the thread
+// count. Without AVX-512 the same loops run as plain C++ (vectorised by the compiler).
+#include <omp.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "sat.h"
+
+namespace sat {
+
+constexpr int PANEL = 32;
+
+void pack_weights(bool trans, int K, int N, const float* W, int ldw, PackedMatrix& out) {
+  out.K = K;
+  out.N = N;
+  out.panels = (N + PANEL - 1) / PANEL;
+  const size_t need = (size_t)out.panels * K * PANEL;
+  if (need > out.cap) {
+    std::free(out.data);
+    out.data = static_cast<float*>(std::aligned_alloc(64, ((need * sizeof(float)) + 63) / 64 * 64));
+    if (!out.data) {
+      out.cap = 0;
+      throw std::bad_alloc();
+    }
+    out.cap = need;
+  }
+  float* dst = out.data;
+  constexpr int KB = 16;  // rows of k per block: the block's reads and writes stay in L1/L2
+  if (!trans) {
+    // W [K, N]: row k of panel p is W[k, 32p .. 32p+32). Groups of 8 panels read 1 KB of each row.
+    const int groups = (out.panels + 7) / 8;
+    #pragma omp parallel for schedule(static)
+    for (int gi = 0; gi < groups; gi++) {
+      const int p0 = gi * 8, p1 = std::min(out.panels, p0 + 8);
+      for (int k0 = 0; k0 < K; k0 += KB) {
+        const int k1 = std::min(K, k0 + KB);
+        for (int p = p0; p < p1; p++) {
+          const int j0 = p * PANEL, cols = std::min(PANEL, N - j0);
+          float* panel = dst + (size_t)p * K * PANEL;
+          for (int k = k0; k < k1; k++) {
+            float* o = panel + (size_t)k * PANEL;
+            const float* w = W + (size_t)k * ldw + j0;
+            for (int j = 0; j < cols; j++) o[j] = w[j];
+            for (int j = cols; j < PANEL; j++) o[j] = 0.0f;
+          }
+        }
+      }
+    }
+  } else {
+    // W [N, K] used as Wᵀ: row k of panel p is W[32p .. 32p+32, k], transposed in 32 x 16 tiles.
+    #pragma omp parallel for schedule(static)
+    for (int p = 0; p < out.panels; p++) {
+      const int j0 = p * PANEL, cols = std::min(PANEL, N - j0);
+      float* panel = dst + (size_t)p * K * PANEL;
+      for (int k0 = 0; k0 < K; k0 += KB) {
+        const int k1 = std::min(K, k0 + KB);
+        for (int j = 0; j < cols; j++) {
+          const float* w = W + (size_t)(j0 + j) * ldw;
+          for (int k = k0; k < k1; k++) panel[(size_t)k * PANEL + j] = w[k];
+        }
+        for (int j = cols; j < PANEL; j++)
+          for (int k = k0; k < k1; k++) panel[(size_t)k * PANEL + j] = 0.0f;
+      }
+    }
+  }
+}
+
+void free_packed(PackedMatrix& m) {
+  std::free(m.data);
+  m = PackedMatrix{};
+}
+
+#if defined(__AVX512F__)
+// ROWS rows of C, one 32-column panel. m0/m1 mask the panel's valid columns.
+template <int ROWS>
+static inline void micro_kernel(int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, __mmask16 m0,
+                                __mmask16 m1) {
+  __m512 c0[ROWS], c1[ROWS];
+  for (int r = 0; r < ROWS; r++) {
+    c0[r] = _mm512_setzero_ps();
+    c1[r] = _mm512_setzero_ps();
+  }
+  for (int k = 0; k < K; k++) {
+    const __m512 w0 = _mm512_load_ps(Wp + (size_t)k * PANEL);
+    const __m512 w1 = _mm512_load_ps(Wp + (size_t)k * PANEL + 16);
+    for (int r = 0; r < ROWS; r++) {
+      const __m512 a = _mm512_set1_ps(A[(size_t)r * lda + k]);
+      c0[r] = _mm512_fmadd_ps(a, w0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(a, w1, c1[r]);
+    }
+  }
+  for (int r = 0; r < ROWS; r++) {
+    float* c = C + (size_t)r * ldc;
+    if (accumulate) {
+      c0[r] = _mm512_add_ps(c0[r], _mm512_maskz_loadu_ps(m0, c));
+      c1[r] = _mm512_add_ps(c1[r], _mm512_maskz_loadu_ps(m1, c + 16));
+    }
+    _mm512_mask_storeu_ps(c, m0, c0[r]);
+    _mm512_mask_storeu_ps(c + 16, m1, c1[r]);
+  }
+}
+
+static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols) {
+  const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols <= 16 ? (__mmask16)0 : (__mmask16)((1u << (cols - 16)) - 1);
+  int i = 0;
+  for (; i + 8 <= M; i += 8) micro_kernel<8>(K, A + (size_t)i * lda, lda, Wp, C + (size_t)i * ldc, ldc, accumulate, m0, m1);
+  const float* Ai = A + (size_t)i * lda;
+  float* Ci = C + (size_t)i * ldc;
+  switch (M - i) {
+    case 7: micro_kernel<7>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
+    case 6: micro_kernel<6>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
+    case 5: micro_kernel<5>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
+    case 4: micro_kernel<4>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
+    case 3: micro_kernel<3>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
+    case 2: micro_kernel<2>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
+    case 1: micro_kernel<1>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
+    default: break;
+  }
+}
+#else
+static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols) {
+  for (int i = 0; i < M; i++) {
+    float acc[PANEL] = {0};
+    const float* a = A + (size_t)i * lda;
+    for (int k = 0; k < K; k++) {
+      const float av = a[k];
+      const float* w = Wp + (size_t)k * PANEL;
+      #pragma omp simd
+      for (int j = 0; j < PANEL; j++) acc[j] += av * w[j];
+    }
+    float* c = C + (size_t)i * ldc;
+    for (int j = 0; j < cols; j++) c[j] = accumulate ? acc[j] + c[j] : acc[j];
+  }
+}
+#endif
+
+void gemm_packed(int M, const float* A, int lda, const PackedMatrix& W, bool accumulate, float* C, int ldc) {
+  if (M <= 0 || W.N <= 0) return;
+  const int K = W.K, N = W.N;
+  #pragma omp parallel for schedule(static)
+  for (int p = 0; p < W.panels; p++) {
+    const int j0 = p * PANEL;
+    panel_rows(M, K, A, (size_t)lda, W.data + (size_t)p * K * PANEL, C + j0, (size_t)ldc, accumulate, std::min(PANEL, N - j0));
+  }
+}
+
+}  // namespace sat
