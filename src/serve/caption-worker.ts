@@ -12,6 +12,7 @@ import { parentPort } from "node:worker_threads";
 import sharp from "sharp";
 import { UserError } from "../errors.js";
 import { Captioner } from "../decode/captioner.js";
+import { attentionSigma } from "../decode/defaults.js";
 import { ImageError, prepareImage } from "../data/images.js";
 import type { Encoder } from "../encoder/encoder.js";
 import { ModelFileError } from "../model/model-dir.js";
@@ -30,7 +31,7 @@ async function overlays(captions: ServedCaption[], crop: Uint8Array, inputSize: 
   const image = inputSize === OVERLAY_SIZE ? crop : await sharp(crop, { raw: { width: inputSize, height: inputSize, channels: 3 } }).png().toBuffer();
   for (const c of captions) {
     for (const a of c.attention) {
-      const { png } = await renderSingleMap({ image, alpha: a.alpha, location: a.location, grid: grid[0], size: OVERLAY_SIZE, sigma: 20 });
+      const { png } = await renderSingleMap({ image, alpha: a.alpha, location: a.location, grid: grid[0], size: OVERLAY_SIZE, sigma: attentionSigma(OVERLAY_SIZE) });
       a.overlayPng = png.toString("base64");
     }
   }

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import type { EngineChoice } from "../model/engine-factory.js";
 import { CaptionPool, type PoolOptions } from "./pool.js";
-import { buildServer, type ServerLimits } from "./server.js";
+import { buildServer, type ServerLimits, type ServerOptions } from "./server.js";
 
 export { buildServer, DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from "./server.js";
 export { CaptionPool, type PoolOptions } from "./pool.js";
@@ -21,7 +21,7 @@ export interface StartOptions {
   concurrency?: number;
   queueLimit?: number;
   limits?: Partial<ServerLimits>;
-  defaults?: Partial<{ beam: number; topN: number; maxLength: number }>;
+  defaults?: ServerOptions["defaults"];
   webRoot?: string;
   /** Test hooks, passed to the pool. */
   workerModule?: PoolOptions["workerModule"];

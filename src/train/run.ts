@@ -12,7 +12,8 @@ import { loadDataset, type CaptionDataset, type ImageEntry } from "../data/datas
 import { UserError } from "../errors.js";
 import { FeatureStore } from "../data/feature-store.js";
 import { Vocabulary, START, END } from "../data/vocab.js";
-import { captionStoredImages } from "../decode/split.js";
+import { captionStoredImages } from "../decode/caption-store.js";
+import { DECODE_DEFAULTS } from "../decode/defaults.js";
 import { resolveModelConfig, type ModelConfig } from "../model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerSettings } from "../model/engine.js";
 import { createEngine, type EngineChoice } from "../model/engine-factory.js";
@@ -111,8 +112,8 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   maxSteps: 0,
   valEvery: 500,
   valImages: 0,
-  beamWidth: 3,
-  lengthPenalty: 0,
+  beamWidth: DECODE_DEFAULTS.beamWidth,
+  lengthPenalty: DECODE_DEFAULTS.lengthPenalty,
   valMetric: "bleu4",
   patience: 5,
   checkpointEvery: 500,
@@ -186,7 +187,7 @@ function checkInitSizes(m: LoadedModel, config: ModelConfig, dir: string): void 
 }
 
 /** Self-critical sampling: words per caption at most, as beam search's default. */
-const SAMPLE_MAX_WORDS = 20;
+const SAMPLE_MAX_WORDS = DECODE_DEFAULTS.maxLength;
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   let rewardTerms: RewardTerm[] = [];

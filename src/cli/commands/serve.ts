@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import type { EngineChoice } from "../../model/engine-factory.js";
+import { DECODE_DEFAULTS } from "../../decode/defaults.js";
 import { DEFAULT_LIMITS, startServer } from "../../serve/index.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from "../parse.js";
@@ -28,7 +29,7 @@ export function registerServeCommand(program: Command): void {
     .argument("<model>", "model directory (model.json + weights.bin) whose encoder reads photos")
     .option("--host <host>", "address to listen on (127.0.0.1: this machine only)", "127.0.0.1")
     .option("--port <n>", "port (0 picks a free one)", (v) => parseNonNegativeInt("--port", v), 8080)
-    .option("--beam <n>", "default beam width of requests that do not set beam", (v) => parsePositiveInt("--beam", v), 3)
+    .option("--beam <n>", "default beam width of requests that do not set beam", (v) => parsePositiveInt("--beam", v), DECODE_DEFAULTS.beamWidth)
     .option("--max-beam <n>", "largest beam width a request may ask for", (v) => parsePositiveInt("--max-beam", v), DEFAULT_LIMITS.maxBeam)
     .option("--max-bytes <n>", "largest upload, in bytes", (v) => parsePositiveInt("--max-bytes", v), DEFAULT_LIMITS.maxBytes)
     .option("--max-pixels <n>", "largest image, width x height as its header declares (checked before decoding)", (v) => parsePositiveInt("--max-pixels", v), DEFAULT_LIMITS.maxPixels)
@@ -52,7 +53,7 @@ async function runServe(modelDir: string, o: ServeCliOptions): Promise<void> {
       concurrency: o.concurrency,
       queueLimit: o.queue,
       limits: { maxBytes: o.maxBytes, maxPixels: o.maxPixels, maxBeam: o.maxBeam, timeoutMs: Math.round(o.timeout * 1000) },
-      defaults: { beam: o.beam },
+      defaults: { beamWidth: o.beam },
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
