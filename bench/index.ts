@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- [suite ...] [--json] [--quick]`: the project's speed measurements.
- * Suites: engine (training step, native vs reference vs PyTorch), decode (caption latency),
+ * Suites: engine (training step, native vs reference vs PyTorch), decode (caption latency;
+ * sat eval --model on 1,000 images beside a baseline commit),
  * encoder (ResNet-50 images/s), metrics (scoring 5,000 captions), serve (`sat serve` under
  * load; --model DIR to load-test a real model). Default: all of them.
  * Human-readable lines by default; --json prints one JSON object per measurement and line.

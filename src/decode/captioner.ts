@@ -11,9 +11,9 @@ import { loadEncoder } from "../encoder/spec.js";
 import { createEngine, type EngineChoice } from "../engine/select.js";
 import type { DecoderEngine } from "../model/engine.js";
 import { loadModel as loadModelDir, type ModelFile } from "../model/model-dir.js";
-import { captionFeaturesWith, type CaptionCandidate, type CaptionOptions } from "./describe.js";
+import { captionFeaturesWith, type CaptionCandidate, type CaptionOptions } from "./caption-features.js";
 
-export type { CaptionCandidate, CaptionOptions, WordAttention } from "./describe.js";
+export type { CaptionCandidate, CaptionOptions, WordAttention } from "./caption-features.js";
 
 export interface ImageCaptions {
   image: string;

@@ -1,7 +1,8 @@
 /**
  * Greedy decoding, batched over images: at every step each unfinished row takes its most
  * probable word; <end> may follow at most maxLength words. A row that never emits <end> still
- * yields its first maxLength words.
+ * yields its first maxLength words. As in beam search (beam.ts, whose width 1 this equals),
+ * <end> is no choice at the first step, so every caption has at least one word.
  */
 import type { DecoderEngine } from "../model/engine.js";
 
@@ -36,8 +37,11 @@ export function greedyDecode(engine: DecoderEngine, features: Float32Array, numI
     for (let i = 0; i < numImages; i++) {
       const cap = out[i];
       if (cap.finished || cap.cut) continue;
-      let best = 0;
-      for (let k = 1; k < K; k++) if (r.logProbs[i * K + k] > r.logProbs[i * K + best]) best = k;
+      let best = -1;
+      for (let k = 0; k < K; k++) {
+        if (t === 0 && k === s.endId) continue;
+        if (best < 0 || r.logProbs[i * K + k] > r.logProbs[i * K + best]) best = k;
+      }
       if (best !== s.endId && cap.tokens.length >= s.maxLength) {
         // maxLength words and still no <end>: the caption is cut here.
         cap.cut = true;

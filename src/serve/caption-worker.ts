@@ -1,9 +1,12 @@
 /**
  * A caption worker thread: holds one Captioner (decoder engine + image encoder) and captions
- * one uploaded image at a time. The native engine and the tfjs encoder are synchronous, so
- * they run here, never on the server's event loop. Overlays are rendered here too: the
- * Gaussian upsampling of one map is ~15 ms of synchronous JavaScript, 60 maps a request at
- * beam 3 / 20 words, which would stall the event loop as much as the encoder.
+ * the batches of uploaded images the pool sends it: the images of a batch go through the
+ * encoder together and through one beam search, all their beams in each engine step (beam
+ * search keeps images independent, so every image gets the captions it would get alone).
+ * The native engine and the encoder are synchronous, so they run here, never on the server's
+ * event loop. Overlays are rendered here too: the Gaussian upsampling of one map is ~15 ms
+ * of synchronous JavaScript, 60 maps a request at beam 3 / 20 words, which would stall the
+ * event loop as much as the encoder.
  *
  * Captions are computed exactly as Captioner.captionImages does (prepareImage with the
  * encoder's preprocessing, encode, captionFeatures), so the API and `sat caption` agree.
@@ -12,11 +15,12 @@ import { parentPort } from "node:worker_threads";
 import sharp from "sharp";
 import { UserError } from "../errors.js";
 import { Captioner } from "../decode/captioner.js";
-import { ImageError, prepareImage } from "../data/images.js";
+import { attentionSigma } from "../viz/attention-sigma.js";
+import { ImageError, prepareImage, type PreparedImage } from "../data/images.js";
 import type { Encoder } from "../encoder/encoder.js";
 import { ModelFileError } from "../model/model-dir.js";
 import { renderSingleMap } from "../viz/index.js";
-import type { CaptionMessage, CaptionResult, FromWorker, ServedCaption, ToWorker } from "./protocol.js";
+import type { CaptionJob, CaptionMessage, CaptionResult, FromWorker, ServedCaption, ToWorker } from "./protocol.js";
 
 const port = parentPort!;
 let captioner: Captioner | null = null;
@@ -30,37 +34,66 @@ async function overlays(captions: ServedCaption[], crop: Uint8Array, inputSize: 
   const image = inputSize === OVERLAY_SIZE ? crop : await sharp(crop, { raw: { width: inputSize, height: inputSize, channels: 3 } }).png().toBuffer();
   for (const c of captions) {
     for (const a of c.attention) {
-      const { png } = await renderSingleMap({ image, alpha: a.alpha, location: a.location, grid: grid[0], size: OVERLAY_SIZE, sigma: 20 });
+      const { png } = await renderSingleMap({ image, alpha: a.alpha, location: a.location, grid: grid[0], size: OVERLAY_SIZE, sigma: attentionSigma(OVERLAY_SIZE) });
       a.overlayPng = png.toString("base64");
     }
   }
 }
 
-async function caption(msg: CaptionMessage): Promise<CaptionResult> {
+function failure(id: number, e: unknown): FromWorker {
+  if (e instanceof ImageError) return { type: "failure", id, image: true, reason: e.reason, message: e.message };
+  return { type: "failure", id, image: false, reason: "internal", message: (e as Error)?.message ?? String(e) };
+}
+
+/** Captions a batch, answering each job as soon as its own result (or failure) is known. */
+async function captionBatch(msg: CaptionMessage): Promise<void> {
   const c = captioner!;
   const enc = encoder!;
-  const t0 = performance.now();
-  const img = await prepareImage(msg.bytes, enc.preprocess, "uploaded image");
+  const prepared: { job: CaptionJob; img: PreparedImage; prepareMs: number }[] = [];
+  for (const job of msg.jobs) {
+    const t = performance.now();
+    try {
+      prepared.push({ job, img: await prepareImage(job.bytes, enc.preprocess, "uploaded image"), prepareMs: performance.now() - t });
+    } catch (e) {
+      send(failure(job.id, e));
+    }
+  }
+  if (prepared.length === 0) return;
+  let captions: ServedCaption[][];
   const t1 = performance.now();
-  const feats = enc.encode([img.pixels]);
-  const t2 = performance.now();
-  const o = msg.options;
-  const [captions] = c.captionFeatures(feats, 1, { beamWidth: o.beamWidth, topN: o.topN, maxLength: o.maxLength });
+  let t2 = t1;
+  try {
+    const feats = enc.encode(prepared.map((p) => p.img.pixels));
+    t2 = performance.now();
+    // The pool batches only jobs whose decoding options agree.
+    const o = prepared[0].job.options;
+    captions = c.captionFeatures(feats, prepared.length, { beamWidth: o.beamWidth, topN: o.topN, maxLength: o.maxLength });
+  } catch (e) {
+    for (const p of prepared) send(failure(p.job.id, e));
+    return;
+  }
   const t3 = performance.now();
-  if (o.overlay) await overlays(captions, img.pixels, enc.inputSize, c.grid);
-  const t4 = performance.now();
-  return {
-    captions,
-    image: { width: img.width, height: img.height, format: img.format },
-    timing: { prepareMs: t1 - t0, encodeMs: t2 - t1, decodeMs: t3 - t2, overlayMs: t4 - t3 },
-  };
+  for (const [k, { job, img, prepareMs }] of prepared.entries()) {
+    try {
+      const t = performance.now();
+      if (job.options.overlay) await overlays(captions[k], img.pixels, enc.inputSize, c.grid);
+      const result: CaptionResult = {
+        captions: captions[k],
+        image: { width: img.width, height: img.height, format: img.format },
+        timing: { prepareMs, encodeMs: t2 - t1, decodeMs: t3 - t2, overlayMs: performance.now() - t },
+      };
+      send({ type: "result", id: job.id, result });
+    } catch (e) {
+      send(failure(job.id, e));
+    }
+  }
 }
 
 function send(m: FromWorker): void {
   port.postMessage(m);
 }
 
-// One message at a time: the pool never sends a job to a busy worker.
+// One message at a time: the pool never sends a batch to a busy worker.
 port.on("message", (msg: ToWorker) => {
   void (async () => {
     if (msg.type === "close") {
@@ -81,10 +114,10 @@ port.on("message", (msg: ToWorker) => {
       return;
     }
     try {
-      send({ type: "result", id: msg.id, result: await caption(msg) });
+      await captionBatch(msg);
     } catch (e) {
-      if (e instanceof ImageError) send({ type: "failure", id: msg.id, image: true, reason: e.reason, message: e.message });
-      else send({ type: "failure", id: msg.id, image: false, reason: "internal", message: (e as Error)?.message ?? String(e) });
+      // Jobs answered already are not in the pool's batch any more: it drops the repeats.
+      for (const job of msg.jobs) send(failure(job.id, e));
     }
   })();
 });

@@ -8,7 +8,7 @@ import type { EngineChoice } from "../engine/select.js";
 import { CaptionPool, type PoolOptions } from "./pool.js";
 import { OptionError } from "../errors.js";
 import { checkAccessOptions, type AccessOptions } from "./access.js";
-import { buildServer, checkLimits, DEFAULT_LIMITS, type ServerLimits } from "./server.js";
+import { buildServer, checkLimits, DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from "./server.js";
 
 export { buildServer, checkLimits, DEFAULT_LIMITS, LIMIT_RANGES, type ServerLimits, type ServerOptions } from "./server.js";
 export { checkAccessOptions, isLoopbackHost, type AccessOptions } from "./access.js";
@@ -24,7 +24,7 @@ export interface StartOptions {
   concurrency?: number;
   queueLimit?: number;
   limits?: Partial<ServerLimits>;
-  defaults?: Partial<{ beam: number; topN: number; maxLength: number }>;
+  defaults?: ServerOptions["defaults"];
   webRoot?: string;
   /** Host allow-list, --cors origins, bearer token (the bound host is added to the allow-list). */
   access?: Omit<AccessOptions, "boundHost">;

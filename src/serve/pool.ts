@@ -2,6 +2,11 @@
  * The caption scheduler: `concurrency` worker threads, each with its own Captioner, and a
  * bounded FIFO queue in front of them.
  *
+ * - Batching: a worker that becomes free takes the oldest waiting job together with every
+ *   other waiting job of the same decoding options (beam, topN, maxLength), up to `maxBatch`
+ *   in queue order, and captions them together (one encoder batch, one beam search with all
+ *   their beams in each engine step). Images are independent in beam search, so each job's
+ *   captions are those it would get alone; under load the engine's per-step cost is shared.
  * - Admission: a job starts at once on an idle worker, else waits if fewer than `queueLimit`
  *   jobs wait, else it is refused (429 queue_full).
  * - Timeout, counted from admission: a job still waiting is dropped from the queue (503
@@ -9,8 +14,8 @@
  *   discarded when it arrives. The worker is not interrupted (the engine cannot be), so it
  *   stays counted as running until it answers.
  * - A caller's abort (the client went away) drops a waiting job, or discards a running one.
- * - A worker that dies (uncaught error, exit, out of memory) fails only the job it was running
- *   (500 worker_crashed) and is replaced by a fresh one; the queue goes on.
+ * - A worker that dies (uncaught error, exit, out of memory) fails only the jobs of the batch
+ *   it was running (500 worker_crashed) and is replaced by a fresh one; the queue goes on.
  */
 import { encoderWorkerEnv, startWorkerModule } from "../encoder/workers.js";
 import type { Worker } from "node:worker_threads";
@@ -28,6 +33,8 @@ export interface PoolOptions {
   concurrency?: number;
   /** Most jobs waiting for a worker (default 32). */
   queueLimit?: number;
+  /** Most jobs a worker captions together (default 8). */
+  maxBatch?: number;
   /** Test hook: a module speaking the caption-worker protocol instead of caption-worker.ts. */
   workerModule?: URL;
   /** Passed to every worker as workerData (test workers read their behaviour from it). */
@@ -58,7 +65,8 @@ interface Job {
 interface Slot {
   worker: Worker;
   ready: boolean;
-  job: Job | null;
+  /** The batch it is captioning: jobs leave as their answers arrive; empty = idle. */
+  jobs: Job[];
   /** Consecutive failed restarts, for the back-off. */
   failures: number;
 }
@@ -82,6 +90,7 @@ export class CaptionPool {
   readonly info: WorkerInfo;
   readonly concurrency: number;
   readonly queueLimit: number;
+  readonly maxBatch: number;
   private readonly slots: Slot[] = [];
   private readonly waiting: Job[] = [];
   private nextId = 1;
@@ -97,8 +106,9 @@ export class CaptionPool {
     this.info = info;
     this.concurrency = workers.length;
     this.queueLimit = opts.queueLimit ?? 32;
+    this.maxBatch = opts.maxBatch ?? 8;
     for (const w of workers) {
-      const slot: Slot = { worker: w, ready: true, job: null, failures: 0 };
+      const slot: Slot = { worker: w, ready: true, jobs: [], failures: 0 };
       this.slots.push(slot);
       this.watch(slot, w);
     }
@@ -110,6 +120,8 @@ export class CaptionPool {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`concurrency must be a positive integer, got ${n}`);
     const q = opts.queueLimit ?? 32;
     if (!Number.isInteger(q) || q < 0) throw new RangeError(`queueLimit must be a non-negative integer, got ${q}`);
+    const b = opts.maxBatch ?? 8;
+    if (!Number.isInteger(b) || b < 1) throw new RangeError(`maxBatch must be a positive integer, got ${b}`);
     const workers = Array.from({ length: n }, () => startWorkerModule(opts.workerModule ?? defaultWorkerModule(), opts.workerData, encoderWorkerEnv(n)));
     try {
       const infos = await Promise.all(workers.map((w) => initWorker(w, opts)));
@@ -122,7 +134,7 @@ export class CaptionPool {
   }
 
   stats(): { running: number; waiting: number; concurrency: number; limit: number } {
-    return { running: this.slots.filter((s) => s.job).length, waiting: this.waiting.length, concurrency: this.concurrency, limit: this.queueLimit };
+    return { running: this.slots.reduce((sum, s) => sum + s.jobs.length, 0), waiting: this.waiting.length, concurrency: this.concurrency, limit: this.queueLimit };
   }
 
   /** Throws the ApiError that submit() would reject with now (shutting down, queue full). */
@@ -180,8 +192,8 @@ export class CaptionPool {
         o.signal?.removeEventListener("abort", onAbort);
       };
       if (o.signal?.aborted) return onAbort();
-      if (idle) this.run(idle, job);
-      else this.waiting.push(job);
+      this.waiting.push(job);
+      if (idle) this.dispatch();
     });
   }
 
@@ -193,9 +205,8 @@ export class CaptionPool {
     for (const job of this.waiting.splice(0)) job.reject(err());
     await Promise.all(
       this.slots.map(async (s) => {
-        const busy = s.job !== null || !s.ready;
-        s.job?.reject(err());
-        s.job = null;
+        const busy = s.jobs.length > 0 || !s.ready;
+        for (const job of s.jobs.splice(0)) job.reject(err());
         s.worker.removeAllListeners();
         s.worker.on("error", () => {}); // an error while it ends must not become uncaught here
         if (!busy) {
@@ -211,7 +222,7 @@ export class CaptionPool {
   }
 
   private idleSlot(): Slot | undefined {
-    return this.slots.find((s) => s.ready && !s.job);
+    return this.slots.find((s) => s.ready && s.jobs.length === 0);
   }
 
   private dropWaiting(job: Job): boolean {
@@ -221,20 +232,37 @@ export class CaptionPool {
     return true;
   }
 
-  private run(slot: Slot, job: Job): void {
-    slot.job = job;
-    job.startedAt = performance.now();
-    const msg: ToWorker = { type: "caption", id: job.id, bytes: job.bytes, options: job.options };
-    slot.worker.postMessage(msg, [job.bytes.buffer as ArrayBuffer]);
+  /** The oldest waiting job and, in queue order, the waiting jobs it can be decoded with. */
+  private takeBatch(): Job[] {
+    const first = this.waiting[0];
+    if (!first) return [];
+    const o = first.options;
+    const batch: Job[] = [];
+    for (const job of this.waiting) {
+      if (batch.length >= this.maxBatch) break;
+      const p = job.options;
+      if (p.beamWidth === o.beamWidth && p.topN === o.topN && p.maxLength === o.maxLength) batch.push(job);
+    }
+    const taken = new Set(batch);
+    this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((j) => !taken.has(j)));
+    return batch;
+  }
+
+  private run(slot: Slot, jobs: Job[]): void {
+    slot.jobs = jobs;
+    const now = performance.now();
+    for (const job of jobs) job.startedAt = now;
+    const msg: ToWorker = { type: "caption", jobs: jobs.map((j) => ({ id: j.id, bytes: j.bytes, options: j.options })) };
+    slot.worker.postMessage(msg, jobs.map((j) => j.bytes.buffer as ArrayBuffer));
   }
 
   private dispatch(): void {
     if (this.closing) return;
     for (const slot of this.slots) {
-      if (!slot.ready || slot.job) continue;
-      const job = this.waiting.shift();
-      if (!job) return;
-      this.run(slot, job);
+      if (!slot.ready || slot.jobs.length > 0) continue;
+      const jobs = this.takeBatch();
+      if (jobs.length === 0) return;
+      this.run(slot, jobs);
     }
   }
 
@@ -242,9 +270,9 @@ export class CaptionPool {
     let crash = "";
     w.on("message", (m: FromWorker) => {
       if (slot.worker !== w || (m.type !== "result" && m.type !== "failure")) return;
-      const job = slot.job;
-      if (!job || job.id !== m.id) return;
-      slot.job = null;
+      const k = slot.jobs.findIndex((j) => j.id === m.id);
+      if (k < 0) return;
+      const [job] = slot.jobs.splice(k, 1);
       if (m.type === "result") job.resolve({ result: m.result, queueMs: job.startedAt - job.admittedAt });
       else if (m.image) job.reject(imageFailure(m.reason, m.message));
       else job.reject(new ApiError(500, "caption_failed", `captioning failed: ${m.message}`));
@@ -255,11 +283,10 @@ export class CaptionPool {
     });
     w.on("exit", (code) => {
       if (slot.worker !== w || this.closing) return;
-      const job = slot.job;
-      slot.job = null;
+      const jobs = slot.jobs.splice(0);
       slot.ready = false;
       const why = crash || `exit code ${code}`;
-      job?.reject(new ApiError(500, "worker_crashed", `the caption worker crashed while captioning this image (${why}); it has been restarted`));
+      for (const job of jobs) job.reject(new ApiError(500, "worker_crashed", `the caption worker crashed while captioning this image (${why}); it has been restarted`));
       this.log(`sat serve: caption worker died (${why}); restarting it`);
       this.replace(slot);
     });

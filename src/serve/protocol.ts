@@ -2,7 +2,8 @@
  * Messages between the server's main thread and its caption workers (caption-worker.ts).
  * Every worker holds one Captioner; the main thread never runs the encoder or the decoder.
  *
- *   main -> worker: init (once), caption (one image at a time), close (dispose and exit)
+ *   main -> worker: init (once), caption (a batch of jobs with the same decoding options,
+ *                   decoded together), close (dispose and exit)
  *   worker -> main: ready | init-error (once), then result | failure per caption job
  */
 import type { CaptionCandidate } from "../decode/captioner.js";
@@ -23,12 +24,17 @@ export interface CaptionJobOptions {
   overlay: boolean;
 }
 
-export interface CaptionMessage {
-  type: "caption";
+export interface CaptionJob {
   id: number;
   /** The uploaded file, as received (transferred, not copied). */
   bytes: Uint8Array;
   options: CaptionJobOptions;
+}
+
+/** Jobs whose beamWidth, topN and maxLength agree (overlay may differ): one encoder batch, one beam search. */
+export interface CaptionMessage {
+  type: "caption";
+  jobs: CaptionJob[];
 }
 
 export type ToWorker = InitMessage | CaptionMessage | { type: "close" };
@@ -48,7 +54,7 @@ export type ServedCaption = Omit<CaptionCandidate, "attention"> & {
 export interface CaptionResult {
   captions: ServedCaption[];
   image: { width: number; height: number; format: string };
-  /** Milliseconds spent in the worker on each stage. */
+  /** Milliseconds spent in the worker on each stage; encodeMs and decodeMs are those of the whole batch the image was in. */
   timing: { prepareMs: number; encodeMs: number; decodeMs: number; overlayMs: number };
 }
 

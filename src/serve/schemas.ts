@@ -131,8 +131,8 @@ export const captionResponseSchema = {
       properties: {
         queueMs: { type: "number", description: "waiting for a worker" },
         prepareMs: { type: "number", description: "decoding and preprocessing the image" },
-        encodeMs: { type: "number", description: "the image encoder (e.g. ResNet-50)" },
-        decodeMs: { type: "number", description: "beam search" },
+        encodeMs: { type: "number", description: "the image encoder (e.g. ResNet-50), for the batch of queued images encoded with this one" },
+        decodeMs: { type: "number", description: "beam search, for the batch of queued images decoded with this one" },
         overlayMs: { type: "number", description: "rendering overlays (0 without overlay=true)" },
         totalMs: { type: "number", description: "from the request's arrival to the response" },
       },

@@ -13,6 +13,7 @@ import fastifyMultipart from "@fastify/multipart";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import { MAX_INPUT_PIXELS, preprocessFor } from "../data/images.js";
+import { DECODE_DEFAULTS, type DecodeDefaults } from "../decode/defaults.js";
 import { resnet50ModelPath } from "../encoder/resnet.js";
 import { OptionError } from "../errors.js";
 import { registerAccess, type AccessOptions } from "./access.js";
@@ -69,8 +70,8 @@ export interface ServerOptions {
   pool: CaptionPool;
   modelDir: string;
   limits?: Partial<ServerLimits>;
-  /** Query defaults (beam from `sat serve --beam`). */
-  defaults?: Partial<{ beam: number; topN: number; maxLength: number }>;
+  /** Defaults of the query's beam, topN and maxLength (DECODE_DEFAULTS unless given; beamWidth from `sat serve --beam`). */
+  defaults?: Partial<Pick<DecodeDefaults, "beamWidth" | "topN" | "maxLength">>;
   /** Folder of the built web page (default: dist/web of this package). */
   webRoot?: string;
   /** Where 5xx errors are reported (default: stderr, one line). */
@@ -113,7 +114,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const { pool } = opts;
   const meta = pool.info.meta;
   const modelDir = resolve(opts.modelDir);
-  const defaults = { beam: 3, topN: 1, maxLength: 20, ...opts.defaults };
+  const defaults = { beamWidth: DECODE_DEFAULTS.beamWidth, topN: DECODE_DEFAULTS.topN, maxLength: DECODE_DEFAULTS.maxLength, ...opts.defaults };
   const webRoot = opts.webRoot ?? defaultWebRoot();
   const logError = opts.logError ?? ((l: string) => process.stderr.write(l + "\n"));
   const grid = meta.encoder.grid;
@@ -214,7 +215,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     training: meta.training,
     engine: pool.info.engine,
     limits,
-    defaults,
+    // Keyed by the query parameters they are the defaults of.
+    defaults: { beam: defaults.beamWidth, topN: defaults.topN, maxLength: defaults.maxLength },
   }));
 
   const modelFiles = new Set(["model.json", meta.weights?.file ?? "weights.bin"]);
@@ -302,7 +304,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       const unknown = [...new URL(req.url, "http://x").searchParams.keys()].filter((k) => !QUERY_KEYS.has(k));
       if (unknown.length) throw new ApiError(400, "bad_query", `unknown query parameter '${unknown[0]}' (known: ${[...QUERY_KEYS].join(", ")})`);
       const q = req.query;
-      const beam = q.beam ?? defaults.beam;
+      const beam = q.beam ?? defaults.beamWidth;
       const topN = q.topN ?? Math.min(defaults.topN, beam);
       const maxLength = q.maxLength ?? defaults.maxLength;
       if (beam > limits.maxBeam) throw new ApiError(400, "bad_query", `query parameter 'beam' must be at most ${limits.maxBeam} (got ${beam})`);

@@ -4,6 +4,7 @@
  */
 import type { ModelConfig } from "../model/config.js";
 import { DEFAULT_OPTIMIZER, type OptimizerSettings } from "../model/engine.js";
+import { DECODE_DEFAULTS } from "../decode/defaults.js";
 import type { EngineChoice } from "../engine/select.js";
 import type { StepLog, StepTrainer } from "./trainer.js";
 import type { ValidationResult } from "./validation.js";
@@ -93,8 +94,8 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainRunOptions, "data" | "features" | 
   maxSteps: 0,
   valEvery: 500,
   valImages: 0,
-  beamWidth: 3,
-  lengthPenalty: 0,
+  beamWidth: DECODE_DEFAULTS.beamWidth,
+  lengthPenalty: DECODE_DEFAULTS.lengthPenalty,
   valMetric: "bleu4",
   patience: 5,
   checkpointEvery: 500,

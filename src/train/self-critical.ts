@@ -17,6 +17,7 @@ import { sampleDecode } from "../decode/sample.js";
 import { CiderDScorer } from "../metrics/cider.js";
 import { Meteor, meteorScore } from "../metrics/meteor.js";
 import { START, END } from "../data/vocab.js";
+import { DECODE_DEFAULTS } from "../decode/defaults.js";
 import { UserError } from "../errors.js";
 import { teacherForcingRows, type CaptionCorpus, type StepLog } from "./trainer.js";
 
@@ -107,7 +108,7 @@ export interface SelfCriticalRunOptions {
 }
 
 /** Sampled captions are cut at this many words, beam search's default. */
-const SAMPLE_MAX_WORDS = 20;
+const SAMPLE_MAX_WORDS = DECODE_DEFAULTS.maxLength;
 
 /** The flags' errors, found before a run loads its data: the reward's terms. */
 export function checkSelfCriticalOptions(o: Pick<SelfCriticalRunOptions, "samples" | "reward">): RewardTerm[] {

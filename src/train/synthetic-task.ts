@@ -13,6 +13,7 @@ import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../model/engine.js";
 import { initParams } from "../model/init.js";
 import { greedyDecode, type DecodedCaption } from "../decode/greedy.js";
 import { beamSearch } from "../decode/beam.js";
+import { DECODE_DEFAULTS } from "../decode/defaults.js";
 import { Trainer, type CaptionCorpus, type StepLog } from "./trainer.js";
 
 export interface SyntheticTaskOptions {
@@ -239,8 +240,8 @@ export function runSyntheticTask(opts: SyntheticTaskOptions): SyntheticTaskResul
   }
   const trainSeconds = (performance.now() - started) / 1000;
   const decoded = opts.beamWidth === 1
-    ? greedyDecode(engine, testFeatures, splits.test.length, { startId: START, endId: END, maxLength: 20 })
-    : beamSearch(engine, testFeatures, splits.test.length, { startId: START, endId: END, maxLength: 20, beamWidth: opts.beamWidth }).map((c) => c[0]);
+    ? greedyDecode(engine, testFeatures, splits.test.length, { startId: START, endId: END, maxLength: DECODE_DEFAULTS.maxLength })
+    : beamSearch(engine, testFeatures, splits.test.length, { startId: START, endId: END, maxLength: DECODE_DEFAULTS.maxLength, beamWidth: opts.beamWidth }).map((c) => c[0]);
   const captions = decoded.map((d) => vocab.decode(d.tokens).join(" "));
   let exact = 0;
   const mentions: Mention[] = [];

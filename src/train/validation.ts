@@ -7,7 +7,7 @@
 import type { FeatureStore } from "../data/feature-store.js";
 import type { ImageEntry } from "../data/datasets.js";
 import type { Vocabulary } from "../data/vocab.js";
-import { captionStoredImages } from "../decode/split.js";
+import { captionStoredImages } from "../decode/caption-store.js";
 import type { DecoderEngine } from "../model/engine.js";
 import { saveModel, type ModelEncoderInfo } from "../model/model-dir.js";
 import { scoreCaptions } from "../metrics/index.js";

@@ -4,6 +4,7 @@
  * with the word. Panels are composed as raw RGB here; the labels are drawn by labels.ts.
  */
 import sharp from "sharp";
+import { attentionSigma } from "./attention-sigma.js";
 import { attentionHeatmap } from "./heatmap.js";
 import { drawLabels, type Label } from "./labels.js";
 import { drawCellMarker, maxOf, overlayAttention, type OverlayStyle } from "./overlay.js";
@@ -33,7 +34,7 @@ export interface MapOptions {
   grid?: number;
   /** Side of the (square) input crop and of each panel, in pixels (default 224). */
   size?: number;
-  /** Gaussian σ in pixels at `size` scale (default 20, the authors' value; 0: blocky cells). */
+  /** Gaussian σ in pixels at `size` scale (default: attentionSigma(size), the authors' σ scaled; 0: blocky cells). */
   sigma?: number;
   style?: OverlayStyle;
 }
@@ -64,7 +65,8 @@ function panelPixels(rgb: Uint8Array, heatmap: Float32Array, o: Required<MapOpti
 }
 
 function mapDefaults(o: MapOptions): Required<MapOptions> {
-  return { grid: o.grid ?? 14, size: o.size ?? 224, sigma: o.sigma ?? 20, style: o.style ?? "darken" };
+  const size = o.size ?? 224;
+  return { grid: o.grid ?? 14, size, sigma: o.sigma ?? attentionSigma(size), style: o.style ?? "darken" };
 }
 
 const OUTER = 10;

@@ -6,6 +6,7 @@
  * attention lies in any region of the image, and the blur moves mass without losing it at the
  * borders (mirror boundary, see gaussianBlur).
  */
+import { attentionSigma } from "./attention-sigma.js";
 
 /** Normalised 1-D Gaussian taps g[-r..r] (index k + r), r = ceil(3σ). */
 export function gaussianKernel(sigma: number): Float32Array {
@@ -121,9 +122,10 @@ const matrixCache = new Map<string, Float32Array>();
 
 /**
  * The attention map of one word: α reshaped to grid x grid, upsampled to size x size and
- * smoothed with a Gaussian of `sigma` pixels (0: no smoothing). Sums to Σ α.
+ * smoothed with a Gaussian of `sigma` pixels (0: no smoothing; default: the figures' σ at this
+ * size). Sums to Σ α.
  */
-export function attentionHeatmap(alpha: ArrayLike<number>, grid = 14, size = 224, sigma = 20): Float32Array {
+export function attentionHeatmap(alpha: ArrayLike<number>, grid = 14, size = 224, sigma = attentionSigma(size)): Float32Array {
   if (alpha.length !== grid * grid) throw new Error(`attentionHeatmap: alpha has ${alpha.length} values, expected grid² = ${grid * grid}`);
   if (!Number.isInteger(size) || size < grid) throw new Error(`attentionHeatmap: size must be an integer >= grid (${grid}), got ${size}`);
   if (!(sigma >= 0) || !Number.isFinite(sigma)) throw new Error(`attentionHeatmap: sigma must be a finite number >= 0, got ${sigma}`);

@@ -40,10 +40,10 @@ function captionLogProb(engine: ReferenceEngine, features: Float32Array, image: 
   return lp;
 }
 
-/** The most probable caption of at most maxLength words (ids 3..K-1), by enumeration. */
+/** The most probable caption of 1..maxLength words (any id but <end>), by enumeration. */
 function bruteForceBest(engine: ReferenceEngine, features: Float32Array, image: number, maxLength: number): { words: number[]; lp: number } {
   const K = engine.config.vocabSize;
-  let best = { words: [] as number[], lp: captionLogProb(engine, features, image, []) };
+  let best = { words: [] as number[], lp: -Infinity };
   const rec = (prefix: number[]) => {
     if (prefix.length === maxLength) return;
     for (let w = 0; w < K; w++) {
@@ -77,11 +77,11 @@ test("beam width 1 equals greedy decoding (words, log p and attention)", () => {
  * prefix): greedy takes "A" (0.5) and then can only reach p = 0.5 * 0.35 = 0.175 ("A A"),
  * while "B" (0.4) followed by <end> (0.9) has p = 0.36. Ids: A = 4, B = 5.
  */
-function trapEngine(): DecoderEngine {
+function trapEngine(first: Record<number, number> = { 4: 0.5, 5: 0.4, [END]: 0.1 }): DecoderEngine {
   const A = 4;
   const B = 5;
   const table: Record<string, Record<number, number>> = {
-    "": { [A]: 0.5, [B]: 0.4, [END]: 0.1 },
+    "": first,
     "4": { [A]: 0.35, [B]: 0.35, [END]: 0.3 },
     "5": { [END]: 0.9, [A]: 0.05, [B]: 0.05 },
     "4,4": { [END]: 1 },
@@ -121,11 +121,28 @@ test("beam 3 finds the more probable caption where greedy is myopic (hand-built 
   const beam = beamSearch(engine, features, 1, { startId: START, endId: END, maxLength: 5, beamWidth: 3, topN: 3 });
   assert.deepEqual(beam[0][0].tokens, [5]);
   assert.ok(Math.abs(beam[0][0].logProb - Math.log(0.4 * 0.9)) < 1e-6);
-  // The search stops once 3 captions have ended: "" (0.1) at step 1, then "B" (0.36) and
-  // "A" (0.15) at step 2, while "A A" and "A B" (0.175 each) are still live. Ranked by score:
-  assert.deepEqual(beam[0].map((c) => c.tokens), [[5], [4], []]);
-  assert.ok(Math.abs(beam[0][1].logProb - Math.log(0.15)) < 1e-6);
-  assert.ok(Math.abs(beam[0][2].logProb - Math.log(0.1)) < 1e-6);
+  // <end> is no candidate at the first step, so "" (0.1) never ends there. "B" (0.36) and "A"
+  // (0.15) end at step 2, "A A" (0.175, the first of the tied "A A" / "A B") at step 3, and
+  // the search stops with 3 ended. Ranked by score:
+  assert.deepEqual(beam[0].map((c) => c.tokens), [[5], [4, 4], [4]]);
+  assert.ok(Math.abs(beam[0][1].logProb - Math.log(0.175)) < 1e-6);
+  assert.ok(Math.abs(beam[0][2].logProb - Math.log(0.15)) < 1e-6);
+});
+
+test("no caption without words is offered, even where <end> at once is the most probable caption", () => {
+  // p(<end> first) = 0.6 beats every caption with words (at most 0.3 x 0.9 = 0.27).
+  const engine = trapEngine({ 4: 0.1, 5: 0.3, [END]: 0.6 });
+  const features = new Float32Array(1);
+  for (const beamWidth of [1, 2, 3, 5]) {
+    const beam = beamSearch(engine, features, 1, { startId: START, endId: END, maxLength: 5, beamWidth, topN: beamWidth });
+    assert.ok(beam[0].length > 0);
+    for (const c of beam[0]) assert.ok(c.tokens.length > 0, `beam ${beamWidth}: a caption with no words`);
+    assert.deepEqual(beam[0][0].tokens, [5], `beam ${beamWidth}`);
+    // Not renormalised without <end>: the model's own log p of "B <end>".
+    assert.ok(Math.abs(beam[0][0].logProb - Math.log(0.3 * 0.9)) < 1e-6);
+  }
+  const greedy = greedyDecode(engine, features, 1, { startId: START, endId: END, maxLength: 5 });
+  assert.deepEqual(greedy[0].tokens, [5]);
 });
 
 test("beam search on random models: true log-probabilities, ranked, never above exhaustive search", () => {

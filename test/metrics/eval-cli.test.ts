@@ -4,7 +4,17 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import sharp from "sharp";
 import { scoreCaptions } from "../../src/metrics/index.js";
+import { loadDataset } from "../../src/data/datasets.js";
+import { extractFeatures } from "../../src/data/extract.js";
+import { FeatureStore } from "../../src/data/feature-store.js";
+import { beamSearch } from "../../src/decode/beam.js";
+import { beamOptionsFor } from "../../src/decode/caption-features.js";
+import { loadEncoder } from "../../src/encoder/spec.js";
+import { loadModel } from "../../src/model/model-dir.js";
+import { ReferenceEngine } from "../../src/model/reference.js";
+import { buildTinyCaptionModel } from "../encoder/tiny-model.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "sat-eval-"));
@@ -94,4 +104,45 @@ test("--data reads the references of a split from a dataset folder (Flickr8k lay
   const c = sat("--hyps", join(dir, "bare.json"), "--data", ds, "--json", "--no-meteor");
   assert.equal(c.code, 0, c.stderr);
   assert.equal(c.stdout, b.stdout);
+});
+
+test("--model captions the split from the feature store exactly as decoding each image alone would", async () => {
+  const work = join(dir, "model-eval");
+  mkdirSync(join(work, "photos"), { recursive: true });
+  const model = await buildTinyCaptionModel(work, ["a red circle", "a blue square above a red circle", "a green star"]);
+  const rows: string[] = [];
+  for (let i = 0; i < 9; i++) {
+    const name = `photos/p${i}.png`;
+    await sharp({ create: { width: 20 + 3 * i, height: 24, channels: 3, background: { r: (i * 70) % 256, g: (i * 40) % 256, b: 255 - i * 25 } } }).png().toFile(join(work, name));
+    rows.push(JSON.stringify({ image: name, caption: "a red circle", split: "test" }));
+  }
+  const data = join(work, "data.jsonl");
+  writeFileSync(data, rows.join("\n") + "\n");
+  const { meta, params, vocab } = loadModel(model);
+  const store = join(work, "features");
+  const encoder = await loadEncoder(meta.encoder.spec!);
+  await extractFeatures({ images: loadDataset(data).images, out: store, encoder });
+  encoder.dispose();
+
+  const features = FeatureStore.open(store);
+  const reference = new ReferenceEngine(meta.config, Float32Array.from(params));
+  const lengths = new Set<number>();
+  for (const beamWidth of [1, 3]) {
+    const saved = join(work, `captions-beam${beamWidth}.jsonl`);
+    const r = sat("--model", model, "--features", store, "--data", data, "--split", "test", "--beam", String(beamWidth), "--engine", "reference", "--no-meteor", "--json", "--save-captions", saved);
+    assert.equal(r.code, 0, r.stderr);
+    const written = new Map(readFileSync(saved, "utf8").trim().split("\n").map((l) => {
+      const j = JSON.parse(l) as { image_id: string; caption: string };
+      return [j.image_id, j.caption] as const;
+    }));
+    assert.equal(written.size, 9);
+    for (const im of loadDataset(data).images) {
+      const alone = beamSearch(reference, features.readBatch([im.id]), 1, beamOptionsFor({ beamWidth }))[0][0];
+      assert.equal(written.get(im.id), vocab.decode(alone.tokens).join(" "), `beam ${beamWidth}: ${im.id}`);
+      lengths.add(alone.tokens.length);
+    }
+  }
+  // Captions of different lengths: the batch shrinks while some images still decode.
+  assert.ok(lengths.size >= 2, `every caption has ${[...lengths]} words`);
+  features.close();
 });

@@ -32,8 +32,8 @@ function image(width: number): Promise<Buffer> {
   return sharp({ create: { width, height: 8, channels: 3, background: { r: 10, g: 20, b: 30 } } }).png().toBuffer();
 }
 
-function post(s: RunningServer, bytes: Buffer, signal?: AbortSignal): Promise<Response> {
-  return fetch(`${s.url}/v1/captions`, { method: "POST", headers: { "content-type": "image/png" }, body: new Uint8Array(bytes), signal });
+function post(s: RunningServer, bytes: Buffer, signal?: AbortSignal, query = ""): Promise<Response> {
+  return fetch(`${s.url}/v1/captions${query}`, { method: "POST", headers: { "content-type": "image/png" }, body: new Uint8Array(bytes), signal });
 }
 
 type Queue = { running: number; waiting: number; limit: number; concurrency: number };
@@ -94,6 +94,25 @@ test("queue full: N running + M waiting are admitted, the next gets 429 with Ret
     const texts = await Promise.all(admitted.map(async (p) => ((await (await p).json()) as { captions: { text: string }[] }).captions[0].text));
     assert.deepEqual(texts, ["w21", "w22", "w23"]);
     assert.deepEqual(await queue(s), { running: 0, waiting: 0, limit: 2, concurrency: 1 });
+  } finally {
+    await s.close(500);
+  }
+});
+
+test("a free worker takes every waiting job of the same decoding options as one batch, in queue order", async () => {
+  const s = await serve({ delayMs: 600 }, { concurrency: 1, queueLimit: 4 });
+  try {
+    const first = post(s, await image(71));
+    await until(s, (q) => q.running === 1, "job 1 running");
+    const b = post(s, await image(72));
+    const greedy = post(s, await image(73), undefined, "?beam=1");
+    const c = post(s, await image(74));
+    await until(s, (q) => q.waiting === 3, "jobs 2-4 waiting");
+    const answer = async (p: Promise<Response>) => ((await (await p).json()) as { captions: { text: string; logProb: number }[] }).captions[0];
+    const [r1, r2, r3, r4] = await Promise.all([first, b, greedy, c].map(answer));
+    // The fake worker's logProb is minus its batch size: jobs 2 and 4 went together, job 3
+    // (beam 1) after them on its own.
+    assert.deepEqual([r1, r2, r3, r4].map((r) => [r.text, r.logProb]), [["w71", -1], ["w72", -2], ["w73", -1], ["w74", -2]]);
   } finally {
     await s.close(500);
   }

@@ -146,6 +146,23 @@ describe("captions", () => {
     }
   });
 
+  test("requests sent together (captioned in one batch once queued) each get the captions they get alone", async () => {
+    const images = [await photo("jpeg"), await photo("png"), ...(await Promise.all([0, 128, 255].map((g) => sharp({ create: { width: 40 + Math.floor(g / 8), height: 30, channels: 3, background: { r: 200, g, b: 40 } } }).png().toBuffer())))];
+    const local = Captioner.load(model);
+    try {
+      // The first runs at once; the others queue behind it and go to the worker as one batch
+      // (the pool's batching itself is checked with a stand-in worker in api-queue.test.ts).
+      const answers = await Promise.all(images.map((bytes) => postRaw(bytes, "image/png", "?beam=3&topN=3")));
+      for (const [k, res] of answers.entries()) {
+        assert.equal(res.status, 200);
+        const { results } = await local.captionImages([images[k]], { beamWidth: 3, topN: 3, maxLength: 20 });
+        assert.deepEqual(((await res.json()) as { captions: unknown }).captions, results[0].captions, `image ${k}`);
+      }
+    } finally {
+      local.dispose();
+    }
+  });
+
   test("query options: beam 1, topN, maxLength are applied", async () => {
     const res = await postRaw(await photo(), "image/jpeg", "?beam=1&maxLength=3");
     const j = (await res.json()) as { captions: { words: string[] }[] };

@@ -6,6 +6,8 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { Captioner, type ImageCaptions } from "../../decode/captioner.js";
+import { DECODE_DEFAULTS } from "../../decode/defaults.js";
+import { attentionSigma } from "../../viz/attention-sigma.js";
 import type { EngineChoice } from "../../engine/select.js";
 import { ModelFileError } from "../../model/model-dir.js";
 import { renderAttentionFigure, renderSingleMap } from "../../viz/index.js";
@@ -36,10 +38,10 @@ export function registerCaptionCommand(program: Command): void {
     .description("caption photos with a trained model (beam search), with per-word attention")
     .argument("<model>", "model directory (model.json + weights.bin)")
     .argument("<images...>", "image files, or folders whose image files are all captioned")
-    .option("--beam <n>", "beam width (1 = greedy)", (v) => parsePositiveInt("--beam", v), 3)
-    .option("--max-length <n>", "most words per caption", (v) => parsePositiveInt("--max-length", v), 20)
-    .option("--top <n>", "captions per image, best first (at most the beam width)", (v) => parsePositiveInt("--top", v), 1)
-    .option("--length-penalty <a>", "rank by log p / length^a (0 = plain log p)", (v) => parseNonNegativeNumber("--length-penalty", v), 0)
+    .option("--beam <n>", "beam width (1 = greedy)", (v) => parsePositiveInt("--beam", v), DECODE_DEFAULTS.beamWidth)
+    .option("--max-length <n>", "most words per caption", (v) => parsePositiveInt("--max-length", v), DECODE_DEFAULTS.maxLength)
+    .option("--top <n>", "captions per image, best first (at most the beam width)", (v) => parsePositiveInt("--top", v), DECODE_DEFAULTS.topN)
+    .option("--length-penalty <a>", "rank by log p / length^a (0 = plain log p)", (v) => parseNonNegativeNumber("--length-penalty", v), DECODE_DEFAULTS.lengthPenalty)
     .option("--allow-unk", "let captions contain <unk>")
     .option("--sample-locations <seed>", "hard attention: sample locations instead of using the expected α", (v) => parseNonNegativeInt("--sample-locations", v))
     .option("--json", "print JSON: captions, scores, and per word its α over the grid and β")
@@ -120,8 +122,7 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
         locations: best.attention.every((a) => a.location !== undefined) ? best.attention.map((a) => a.location!) : undefined,
         grid: grid[0],
         size,
-        // The authors' σ = 20 px at the 224-pixel crop, scaled to this encoder's input.
-        sigma: (20 * size) / 224,
+        sigma: attentionSigma(size),
       });
       const stem = `attention-${basename(r.image, extname(r.image))}`;
       const path = join(dir, `${stem}.png`);
@@ -129,7 +130,7 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
       if (!o.json) process.stderr.write(`figure: ${path}\n`);
       if (o.maps) {
         for (const [k, a] of best.attention.entries()) {
-          const single = await renderSingleMap({ image: pixels.get(r.image)!, alpha: Float32Array.from(a.alpha), word: a.word, beta: a.beta, location: a.location, grid: grid[0], size, sigma: (20 * size) / 224 });
+          const single = await renderSingleMap({ image: pixels.get(r.image)!, alpha: Float32Array.from(a.alpha), word: a.word, beta: a.beta, location: a.location, grid: grid[0], size, sigma: attentionSigma(size) });
           writeFileSync(join(dir, `${stem}-${k}-${a.word.replace(/[^\w-]/g, "_")}.png`), single.png);
         }
       }

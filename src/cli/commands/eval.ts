@@ -29,7 +29,8 @@ import { parseNonNegativeNumber, parsePositiveInt } from "../parse.js";
 import { ProgressLine } from "../progress.js";
 import { FeatureStore } from "../../data/feature-store.js";
 import { checkOutputPath, parseJsonText, readTextFile, splitLines, writeFileAtomic } from "../../util/fs.js";
-import { captionStoredImages } from "../../decode/split.js";
+import { captionStoredImages } from "../../decode/caption-store.js";
+import { DECODE_DEFAULTS } from "../../decode/defaults.js";
 import { createEngine, type EngineChoice } from "../../engine/select.js";
 import { loadModel as loadModelDir } from "../../model/model-dir.js";
 
@@ -328,9 +329,9 @@ export function registerEvalCommand(program: Command): void {
     .option("--wordnet <dir>", "WordNet database folder for METEOR (default: $SAT_WORDNET_DIR or /usr/share/wordnet)")
     .option("--model <dir>", "caption the --split of --data with this model (beam search on --features) and score the result")
     .option("--features <dir>", "with --model: the feature store of --data (sat features)")
-    .option("--beam <n>", "with --model: beam width", (v) => parsePositiveInt("--beam", v), 3)
-    .option("--max-length <n>", "with --model: most words per caption", (v) => parsePositiveInt("--max-length", v), 20)
-    .option("--length-penalty <a>", "with --model: rank by log p / length^a", (v) => parseNonNegativeNumber("--length-penalty", v), 0)
+    .option("--beam <n>", "with --model: beam width", (v) => parsePositiveInt("--beam", v), DECODE_DEFAULTS.beamWidth)
+    .option("--max-length <n>", "with --model: most words per caption", (v) => parsePositiveInt("--max-length", v), DECODE_DEFAULTS.maxLength)
+    .option("--length-penalty <a>", "with --model: rank by log p / length^a", (v) => parseNonNegativeNumber("--length-penalty", v), DECODE_DEFAULTS.lengthPenalty)
     .addOption(new Option("--engine <kind>", "with --model: decoder engine").choices(["auto", "native", "reference"]).default("auto"))
     .option("--save-captions <file>", "with --model: where the captions go (default: <model>/captions-<split>-beam<n>.jsonl)")
     .option("--progress", "show progress even when stderr is not a terminal")

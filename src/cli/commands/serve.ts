@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import type { EngineChoice } from "../../engine/select.js";
+import { DECODE_DEFAULTS } from "../../decode/defaults.js";
 import { DEFAULT_LIMITS, isLoopbackHost, LIMIT_RANGES, START_RANGES, startServer } from "../../serve/index.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from "../parse.js";
@@ -34,7 +35,7 @@ export function registerServeCommand(program: Command): void {
     .argument("<model>", "model directory (model.json + weights.bin) whose encoder reads photos")
     .option("--host <host>", "address to listen on (127.0.0.1: this machine only)", "127.0.0.1")
     .option("--port <n>", "port (0 picks a free one)", (v) => parseNonNegativeInt("--port", v), 8080)
-    .option("--beam <n>", "default beam width of requests that do not set beam", (v) => parsePositiveInt("--beam", v), 3)
+    .option("--beam <n>", "default beam width of requests that do not set beam", (v) => parsePositiveInt("--beam", v), DECODE_DEFAULTS.beamWidth)
     .option("--max-beam <n>", "largest beam width a request may ask for", (v) => parsePositiveInt("--max-beam", v), DEFAULT_LIMITS.maxBeam)
     .option("--max-bytes <n>", "largest upload, in bytes", (v) => parsePositiveInt("--max-bytes", v), DEFAULT_LIMITS.maxBytes)
     .option("--max-pixels <n>", "largest image, width x height as its header declares (checked before decoding)", (v) => parsePositiveInt("--max-pixels", v), DEFAULT_LIMITS.maxPixels)
@@ -85,7 +86,7 @@ async function runServe(modelDir: string, cli: ServeCliOptions): Promise<void> {
       concurrency: o.concurrency,
       queueLimit: o.queue,
       limits: { maxBytes: o.maxBytes, maxPixels: o.maxPixels, maxBeam: o.maxBeam, timeoutMs: Math.max(1, Math.round(o.timeout * 1000)), uploadMemory: o.uploadMemory },
-      defaults: { beam: o.beam },
+      defaults: { beamWidth: o.beam },
       access: { allowHosts: o.allowHost, corsOrigins: o.cors, token: o.token },
     });
   } catch (e) {

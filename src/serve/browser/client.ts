@@ -2,7 +2,7 @@
  * The page's handle on the in-browser captioning worker: load once, then one promise per
  * caption request.
  */
-import type { CaptionOptions } from "../../decode/describe.js";
+import type { CaptionOptions } from "../../decode/caption-features.js";
 import type { TfjsBackend } from "./encoders.js";
 import type { BrowserResult, FromWorker, LoadedInfo, ToWorker } from "./protocol.js";
 

@@ -3,7 +3,7 @@
  * the model and the encoder so that decoding never blocks the page.
  */
 import type { PreprocessOptions } from "../../data/images.js";
-import type { CaptionCandidate, CaptionOptions } from "../../decode/describe.js";
+import type { CaptionCandidate, CaptionOptions } from "../../decode/caption-features.js";
 import type { TfjsBackend } from "./encoders.js";
 
 export type ToWorker =

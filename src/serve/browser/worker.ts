@@ -1,9 +1,9 @@
 /**
  * The in-browser captioning worker: loads the served model (model.ts) and its encoder
  * (encoders.ts) once, then captions preprocessed crops with the server's own decoding rules
- * (src/decode/describe.ts: the same beam options and caption structure as Captioner).
+ * (src/decode/caption-features.ts: the same beam options and caption structure as Captioner).
  */
-import { captionFeaturesWith } from "../../decode/describe.js";
+import { captionFeaturesWith } from "../../decode/caption-features.js";
 import { loadBrowserEncoder, type BrowserEncoder } from "./encoders.js";
 import { loadBrowserModel, type BrowserModel } from "./model.js";
 import type { FromWorker, ToWorker } from "./protocol.js";

@@ -5,7 +5,8 @@
  * figures (src/viz/heatmap.ts, src/viz/overlay.ts).
  */
 import type { PreprocessOptions } from "../../data/images.js";
-import type { CaptionCandidate, CaptionOptions } from "../../decode/describe.js";
+import type { CaptionCandidate, CaptionOptions } from "../../decode/caption-features.js";
+import { attentionSigma } from "../../viz/attention-sigma.js";
 import type { ModelConfig } from "../../model/config.js";
 import { attentionHeatmap } from "../../viz/heatmap.js";
 import { drawCellMarker, overlayAttention, type OverlayStyle } from "../../viz/overlay.js";
@@ -22,7 +23,8 @@ interface ServerInfo {
   encoder: EncoderInfo;
   engine: "native" | "reference";
   limits: { maxBytes: number; maxPixels: number; maxBeam: number; maxLength: number };
-  defaults?: { beam?: number; topN?: number; maxLength?: number };
+  /** The query's defaults: the server's decoding defaults. */
+  defaults: { beam: number; topN: number; maxLength: number };
 }
 
 /** POST /v1/captions's answer. */
@@ -42,8 +44,6 @@ interface Shown {
   timing: string;
 }
 
-/** Blur of the maps: the paper's σ = 20 px at 224, scaled with the crop. */
-const SIGMA_AT_224 = 20;
 const PLAY_STEP_MS = 900;
 
 function $<T extends HTMLElement>(id: string): T {
@@ -142,7 +142,9 @@ async function loadInfo(): Promise<void> {
     `encoder ${info.encoder.name} (${gh}×${gw}×${info.encoder.D}), server engine ${info.engine}.`;
   ui.beam.max = String(info.limits.maxBeam);
   ui.topN.max = String(info.limits.maxBeam);
-  if (info.defaults?.beam) ui.beam.value = String(info.defaults.beam);
+  ui.beam.value = String(info.defaults.beam);
+  // The page lists every candidate of the beam unless asked for fewer.
+  ui.topN.value = String(info.defaults.beam);
   if (!info.encoder.spec) {
     setError(`This model was trained on ${info.encoder.name}, not on an image encoder's features, so it cannot caption photos.`);
     ui.file.disabled = true;
@@ -152,12 +154,13 @@ async function loadInfo(): Promise<void> {
 // ---- decoding options, shared by both modes -----------------------------------------------
 
 function options(): Required<Pick<CaptionOptions, "beamWidth" | "topN" | "maxLength">> {
-  const max = state.info?.limits.maxBeam ?? 10;
-  const beamWidth = clampInt(ui.beam.value, 1, max, 3);
-  const topN = clampInt(ui.topN.value, 1, beamWidth, Math.min(3, beamWidth));
+  const info = state.info;
+  if (!info) throw new Error("the server has not described its model yet");
+  const beamWidth = clampInt(ui.beam.value, 1, info.limits.maxBeam, info.defaults.beam);
+  const topN = clampInt(ui.topN.value, 1, beamWidth, beamWidth);
   ui.beam.value = String(beamWidth);
   ui.topN.value = String(topN);
-  return { beamWidth, topN, maxLength: state.info?.defaults?.maxLength ?? 20 };
+  return { beamWidth, topN, maxLength: info.defaults.maxLength };
 }
 
 function clampInt(text: string, lo: number, hi: number, fallback: number): number {
@@ -273,7 +276,7 @@ function pixelsFor(i: number | null, c: CaptionCandidate | undefined = state.res
   const g = squareGrid();
   const a = i === null ? undefined : c?.attention[i];
   if (!a || g === null) return crop.rgb;
-  const heat = attentionHeatmap(a.alpha, g, crop.size, (SIGMA_AT_224 * crop.size) / 224);
+  const heat = attentionHeatmap(a.alpha, g, crop.size, attentionSigma(crop.size));
   const px = overlayAttention(crop.rgb, heat, ui.style.value as OverlayStyle);
   if (a.location !== undefined) drawCellMarker(px, crop.size, g, a.location);
   return px;
@@ -328,7 +331,7 @@ function renderCandidates(): void {
       b.setAttribute("aria-pressed", String(k === state.selected));
       const text = document.createElement("span");
       text.className = "cand-text";
-      text.textContent = c.text === "" ? "(no words: <end> at once)" : c.text + (c.finished ? "" : " …");
+      text.textContent = c.text + (c.finished ? "" : " …");
       const score = document.createElement("span");
       score.className = "cand-score";
       score.textContent = `log p ${c.logProb.toFixed(2)}`;

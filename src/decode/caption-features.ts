@@ -7,17 +7,14 @@
 import { END, START, UNK, PAD } from "../data/vocab.js";
 import type { DecoderEngine } from "../model/engine.js";
 import { beamSearch, type BeamCaption, type BeamOptions } from "./beam.js";
+import { DECODE_DEFAULTS } from "./defaults.js";
 
+/** Decoding settings (each defaults to DECODE_DEFAULTS, where they are described). */
 export interface CaptionOptions {
-  /** Beam width (default 3; 1 = greedy). */
   beamWidth?: number;
-  /** Most words per caption (default 20). */
   maxLength?: number;
-  /** Candidates returned per image (default 1). */
   topN?: number;
-  /** Length normalisation exponent (default 0 = rank by log p). */
   lengthPenalty?: number;
-  /** Never emit <unk> (default true). */
   suppressUnk?: boolean;
   /** Hard attention: sample locations with this seed instead of using the expectation. */
   sampleLocationsSeed?: number;
@@ -46,14 +43,14 @@ export interface CaptionCandidate {
 /** The beam search a CaptionOptions asks for (defaults filled in; <pad>, <start> and by default <unk> never emitted). */
 export function beamOptionsFor(o: CaptionOptions = {}): BeamOptions {
   const suppress = [PAD, START];
-  if (o.suppressUnk ?? true) suppress.push(UNK);
+  if (o.suppressUnk ?? DECODE_DEFAULTS.suppressUnk) suppress.push(UNK);
   return {
     startId: START,
     endId: END,
-    beamWidth: o.beamWidth ?? 3,
-    maxLength: o.maxLength ?? 20,
-    topN: o.topN ?? 1,
-    lengthPenalty: o.lengthPenalty ?? 0,
+    beamWidth: o.beamWidth ?? DECODE_DEFAULTS.beamWidth,
+    maxLength: o.maxLength ?? DECODE_DEFAULTS.maxLength,
+    topN: o.topN ?? DECODE_DEFAULTS.topN,
+    lengthPenalty: o.lengthPenalty ?? DECODE_DEFAULTS.lengthPenalty,
     suppress,
     sampleLocationsSeed: o.sampleLocationsSeed,
   };
