@@ -69,7 +69,7 @@ export interface EngineBenchRow {
   gflops: number;
   peakShare: number;
   peakRssMiB: number;
-  /** captionsPerSec / the brief's PyTorch 2.13 figure (79.6 captions/s, measured on a faster host). */
+  /** captionsPerSec / a PyTorch 2.13 figure of 79.6 captions/s measured on a faster host (docs/experiments/flickr8k.md §Speed on the runs' machine). */
   vsPyTorch: number;
   /** captionsPerSec / PyTorch measured in this run on this machine (when torch is installed). */
   vsPyTorchHere?: number;
