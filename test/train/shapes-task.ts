@@ -25,9 +25,17 @@ export function trainShapesTask(options: Partial<Omit<SyntheticTaskOptions, "cre
   });
 }
 
-export function report(label: string, res: SyntheticTaskResult): void {
+/**
+ * Prints the run's scores, then checks the bars: at least `exact` of the held-out captions
+ * exactly right, at least `mentions` object mentions measured, and at the noun at least
+ * `atNoun` of the attention in the named object's box and 5 times the chance level.
+ */
+export function assertLearned(label: string, res: SyntheticTaskResult, bars: { exact: number; atNoun: number; mentions: number }): void {
   const loc = res.localisation;
   console.log(`${label}: exact ${(100 * res.exactMatch).toFixed(1)}%, attention in box at noun ${(100 * loc.atNoun).toFixed(1)}% (chance ${(100 * loc.chance).toFixed(1)}%), ${res.trainSeconds.toFixed(1)} s of training`);
+  assert.ok(res.exactMatch >= bars.exact, `exact captions ${res.exactMatch}`);
+  assert.ok(loc.mentions >= bars.mentions, `only ${loc.mentions} object mentions measured`);
+  assert.ok(loc.atNoun >= bars.atNoun && loc.atNoun >= 5 * loc.chance, `attention in box ${loc.atNoun} vs chance ${loc.chance}`);
 }
 
 /**
