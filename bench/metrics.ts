@@ -1,9 +1,9 @@
 /**
  * Metrics speed: scoring 5,000 hypotheses against 25,000 references (5 per image), the size
- * of a COCO Karpathy test split. Targets (issue 4): BLEU + ROUGE-L + CIDEr-D under 10 s,
+ * of a COCO Karpathy test split. Targets: BLEU + ROUGE-L + CIDEr-D under 10 s,
  * everything including METEOR under 60 s. Captions are synthetic, from a fixed seed: a
  * template grammar over a caption-like vocabulary (nouns with plurals, verbs in several forms,
- * so the stem and synonym stages have work to do). With the Flickr8k folder present (shared/data/flickr8k beside the repository), a second
+ * so the stem and synonym stages have work to do). With a Flickr8k folder present ($SAT_FLICKR8K), a second
  * measurement scores its real test captions (one reference as hypothesis against the rest).
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { SeededRandom } from "../src/model/rng.js";
 import { bleu, ciderD, Meteor, rougeL, tokenizeCaption, WordNetMissingError } from "../src/metrics/index.js";
 
-/** The project's shared data folder sits beside the repository (override: $SAT_FLICKR8K). */
+/** The Flickr8k folder: $SAT_FLICKR8K, else a data folder beside the repository's own folder. */
 const FLICKR8K = process.env.SAT_FLICKR8K ?? fileURLToPath(new URL("../../shared/data/flickr8k", import.meta.url));
 
 const NOUNS = ["man", "men", "woman", "women", "dog", "dogs", "child", "children", "kid", "kids", "boy", "boys", "girl", "girls", "person", "people", "ball", "street", "beach", "water", "grass", "snow", "bike", "bicycle", "car", "automobile", "shirt", "hat", "field", "park", "wave", "rock", "mountain", "tree", "building", "crowd", "player", "team", "horse", "bird", "table", "sidewalk", "road", "camera", "frisbee", "toy", "puppy", "jacket", "window", "bench"];

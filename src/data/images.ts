@@ -5,7 +5,7 @@
  * 256, and centre-crop 224x224. The encoder applies its own normalisation afterwards.
  *
  * An image that is already exactly crop x crop is taken as it is: it has been preprocessed
- * before (the shared Flickr8k copy was squashed to 224x224; generated scenes are drawn at
+ * before (copies of Flickr8k circulate squashed to 224x224; generated scenes are drawn at
  * that size), and resizing it to 256 and cropping again would cut off its borders.
  */
 import { readFile } from "node:fs/promises";

@@ -1,5 +1,5 @@
 /**
- * Model configuration: every size and coefficient of model.md, with the paper's (or the
+ * Model configuration: every size and coefficient of docs/model.md, with the paper's (or the
  * authors' code's) defaults, and validation that names the offending field.
  */
 export type AttentionType = "soft" | "hard";
@@ -30,15 +30,16 @@ export interface ModelConfig {
   baselineDecay: number;
   /**
    * Keep one REINFORCE baseline per caption length instead of one for all minibatches
-   * (model.md's). Minibatches hold captions of one length and log p scales with length, so a
-   * single baseline gives every minibatch a reward offset of tens of nats set by its length
-   * alone (README: the finding on hard attention from scratch).
+   * (docs/model.md §Baseline). Minibatches hold captions of one length and log p scales with
+   * length, so a single baseline gives every minibatch a reward offset of tens of nats set by
+   * its length alone (docs/model.md §Optional baseline settings).
    */
   baselinePerLength: boolean;
   /**
    * Start the baseline(s) at the first minibatch's mean log p (one extra forward pass on the
-   * expectation, at a run's first step) instead of at 0 (model.md's). From 0, the first ~20
-   * minibatches get rewards of minus tens of nats, whose REINFORCE gradients swamp the rest.
+   * expectation, at a run's first step) instead of at 0 (docs/model.md §Baseline). From 0,
+   * the first ~20 minibatches get rewards of minus tens of nats, whose REINFORCE gradients
+   * swamp the rest.
    */
   baselineWarmStart: boolean;
   /** Probability that a hard-attention minibatch trains on the expectation α instead. */

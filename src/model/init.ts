@@ -1,6 +1,6 @@
 /**
- * Parameter initialisation of the authors' code (model.md): weights N(0, 0.01²), each n x n
- * gate block of the recurrent matrix U orthogonal, biases zero.
+ * Parameter initialisation of the authors' code (docs/model.md §Initialisation): weights
+ * N(0, 0.01²), each n x n gate block of the recurrent matrix U orthogonal, biases zero.
  */
 import type { ModelConfig } from "./config.js";
 import { paramLayout, type ParamName } from "./layout.js";

@@ -1,6 +1,6 @@
 /**
- * The HTTP API of `sat serve` (contract: routes, bodies and error codes are listed in the
- * README's "Serving" section and described at /openapi.json). Fastify on the main thread does
+ * The HTTP API of `sat serve` (contract: routes, bodies and error codes are listed in
+ * docs/serving.md and described at /openapi.json). Fastify on the main thread does
  * the cheap, bounded work: content-type and size checks, magic bytes, the image header's
  * dimensions, query validation, the queue. Captioning runs in worker threads (pool.ts).
  */

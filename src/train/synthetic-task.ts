@@ -83,7 +83,7 @@ export interface LocalisationReport {
   mentions: number;
   /** Mean α mass in the named object's box at the noun's time step. */
   atNoun: number;
-  /** The same at the colour word (α_t is computed before the word: model.md). */
+  /** The same at the colour word (α_t is computed before the word: docs/model.md §Measuring localisation). */
   atColour: number;
   /** Mean over mentions of the larger of the two. */
   atEitherWord: number;

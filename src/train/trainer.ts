@@ -30,7 +30,7 @@ export interface TrainerSettings {
    * For the first n steps the gate β's parameters (w_beta, b_beta) get no update. Hard
    * attention from scratch needs it: while attention is still uniform a sampled location
    * tells the decoder nothing, it learns to close the gate, and a closed gate starves α of
-   * gradient (README, "hard attention from scratch").
+   * gradient (docs/model.md §Optional baseline settings).
    */
   holdGateSteps?: number;
 }
@@ -192,7 +192,7 @@ export class Trainer {
       computeGrad: true,
     });
     if (!Number.isFinite(res.loss)) throw new Error(`training diverged at step ${this.step}: loss is ${res.loss}`);
-    // The baseline moves every minibatch, expectation minibatches included (model.md).
+    // The baseline moves every minibatch, expectation minibatches included (docs/model.md §Baseline).
     if (cfg.attention === "hard") {
       const mean = meanOf(res.logProb);
       this.baseline = cfg.baselineDecay * this.baseline + (1 - cfg.baselineDecay) * mean;

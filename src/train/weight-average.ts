@@ -1,7 +1,8 @@
 /**
  * An exponential moving average of the weights (Polyak averaging), for validation and the
  * best model: the usual remedy when the weights wander from one validation to the next, as
- * they do in the Flickr8k fine-tunes. (There it did not pay: project README.)
+ * they do in the Flickr8k fine-tunes (docs/experiments/flickr8k.md §What did not move the
+ * hard row, row 3).
  *
  * Zero-debiased, as Adam's moments: the average of the weights after updates 1..k is
  * a_k = Σ_j (1 - d) d^(k-j) p_j / (1 - d^k), so it is not anchored to the starting weights (a

@@ -32,8 +32,15 @@ function evalModel(model: string, store: string, data: string, extra: string[]):
   return JSON.parse(r.stdout) as { bleu: number[] };
 }
 
-/** A work folder with the shapes images + captions and their features from a tiny encoder. */
-async function shapesWithFeatures(): Promise<{ work: string; data: string; store: string }> {
+/** The model sizes of these runs (see shapesWithFeatures). */
+const SMALL_MODEL = { embedDim: 32, hiddenDim: 64, attnDim: 32 };
+
+/**
+ * A work folder with the shapes images + captions, their features from a tiny encoder, and a
+ * small model config: these tests check what `sat train` does with its flags, and the default
+ * sizes (n = 1024) would spend most of their time initialising a model's orthogonal blocks.
+ */
+async function shapesWithFeatures(): Promise<{ work: string; data: string; store: string; config: string }> {
   const work = mkdtempSync(join(tmpdir(), "sat-train-"));
   await writeImageDataset(join(work, "shapes"), generateSplits({ train: 40, val: 8, test: 0, seed: 3, maxCaptions: 2 }));
   const data = join(work, "shapes", "captions.jsonl");
@@ -41,14 +48,16 @@ async function shapesWithFeatures(): Promise<{ work: string; data: string; store
   const store = join(work, "features");
   const f = sat(["features", "--data", data, "--out", store, "--encoder", encoder, "--layer", "mixed"]);
   assert.equal(f.status, 0, f.stderr);
-  return { work, data, store };
+  const config = join(work, "small.json");
+  writeFileSync(config, JSON.stringify(SMALL_MODEL));
+  return { work, data, store, config };
 }
 
 test("sat train: validation, best model, log, checkpoint and exact resume", async () => {
-  const { work, data, store } = await shapesWithFeatures();
+  const { work, data, store, config } = await shapesWithFeatures();
 
   const run = join(work, "run");
-  const common = ["train", "--data", data, "--features", store, "--out", run, "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003", "--lr-schedule", "step", "--lr-decay", "0.5", "--lr-decay-every", "15"];
+  const common = ["train", "--data", data, "--features", store, "--config", config, "--out", run, "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003", "--lr-schedule", "step", "--lr-decay", "0.5", "--lr-decay-every", "15"];
   const first = sat([...common, "--max-steps", "20"]);
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /stopped after 20 steps \(max-steps\); best validation BLEU-4 \d+\.\d\d/);
@@ -121,7 +130,7 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   assert.equal(evalBleu4(["--length-penalty", "2"]), lpVal.bleu4);
   assert.notEqual(evalBleu4([]), lpVal.bleu4);
   const cfg = join(work, "wide.json");
-  writeFileSync(cfg, JSON.stringify({ hiddenDim: 40 }));
+  writeFileSync(cfg, JSON.stringify({ ...SMALL_MODEL, hiddenDim: 40 }));
   const mismatch = sat(["train", ...common.slice(1).map((a) => (a === run ? join(work, "bad") : a)), "--max-steps", "1", "--config", cfg, "--init", join(run, "best")]);
   assert.equal(mismatch.status, 2);
   assert.match(mismatch.stderr, /^sat: --init .*best: hiddenDim is \d+ there but 40 in this run's config\n$/);
@@ -147,8 +156,8 @@ test("sat train: a config naming a data-derived field is refused in one line", a
 });
 
 test("sat train --ema: validation and best/ use the moving average of the weights, which --resume continues exactly", async () => {
-  const { work, data, store } = await shapesWithFeatures();
-  const args = (out: string) => ["train", "--data", data, "--features", store, "--out", out, "--batch-size", "8", "--val-every", "20", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003", "--ema", "0.5"];
+  const { work, data, store, config } = await shapesWithFeatures();
+  const args = (out: string) => ["train", "--data", data, "--features", store, "--config", config, "--out", out, "--batch-size", "8", "--val-every", "20", "--checkpoint-every", "10", "--beam", "1", "--optimizer", "adam", "--lr", "0.003", "--ema", "0.5"];
   const straight = join(work, "straight");
   const val20 = (run: string) => readLog(run).find((e) => e.type === "validation" && e.step === 20)!.bleu4;
   const r = sat([...args(straight), "--max-steps", "20"]);
@@ -183,8 +192,8 @@ test("sat train --ema: validation and best/ use the moving average of the weight
 });
 
 test("sat train --objective self-critical: fine-tunes an --init model on its sampled captions' reward, resumes only as such", async () => {
-  const { work, data, store } = await shapesWithFeatures();
-  const base = ["--data", data, "--features", store, "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "5", "--beam", "1", "--optimizer", "adam", "--lr", "0.003"];
+  const { work, data, store, config } = await shapesWithFeatures();
+  const base = ["--data", data, "--features", store, "--config", config, "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "5", "--beam", "1", "--optimizer", "adam", "--lr", "0.003"];
   const xent = join(work, "xent");
   assert.equal(sat(["train", ...base, "--out", xent, "--max-steps", "20"]).status, 0);
   const sc = join(work, "sc");
@@ -233,9 +242,9 @@ test("sat train --objective self-critical: fine-tunes an --init model on its sam
 });
 
 test("sat train: the end-of-run validation off the --val-every grid does not count against patience, so a resumed run stops where the longer run does", async () => {
-  const { work, data, store } = await shapesWithFeatures();
+  const { work, data, store, config } = await shapesWithFeatures();
   // Learning rate 1e-9 keeps the weights: every validation scores the same, and only the first improves.
-  const args = (out: string) => ["train", "--data", data, "--features", store, "--out", join(work, out), "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "5", "--beam", "1", "--lr", "1e-9", "--patience", "2"];
+  const args = (out: string) => ["train", "--data", data, "--features", store, "--config", config, "--out", join(work, out), "--batch-size", "8", "--val-every", "10", "--checkpoint-every", "5", "--beam", "1", "--lr", "1e-9", "--patience", "2"];
   const straight = sat([...args("straight"), "--max-steps", "40"]);
   assert.equal(straight.status, 0, straight.stderr);
   assert.match(straight.stdout, /stopped after 30 steps \(patience\)/);

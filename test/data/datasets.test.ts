@@ -97,7 +97,7 @@ test("Flickr8k (shared copy): official split sizes and the paper's vocabulary", 
   assert.deepEqual(n.train, { images: 6000, captions: 30000 });
   assert.deepEqual(n.val, { images: 1000, captions: 5000 });
   assert.deepEqual(n.test, { images: 1000, captions: 5000 });
-  // 8,092 ids in the token file: 8,091 photos plus one id without a photo (README's quirk);
+  // 8,092 ids in the token file: 8,091 photos plus one id without a photo (the token file's quirk);
   // 92 of them are in no official split.
   assert.equal(ds.images.length, 8092);
   assert.equal(n.none.images, 92);

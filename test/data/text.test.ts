@@ -22,7 +22,7 @@ test("vocabulary: specials first, words by count then alphabet, top-K and min-co
   const v = Vocabulary.build(caps);
   assert.deepEqual(v.words, ["<pad>", "<start>", "<end>", "<unk>", "a", "dog", "runs", "bird", "cat", "sits", "the"]);
   assert.equal(v.size, 11);
-  // K counts the special tokens (model.md's table): K = 6 keeps the two most frequent words.
+  // K counts the special tokens (docs/model.md §Shapes): K = 6 keeps the two most frequent words.
   assert.deepEqual(Vocabulary.build(caps, { maxSize: 6 }).words.slice(4), ["a", "dog"]);
   assert.deepEqual(Vocabulary.build(caps, { minCount: 2 }).words.slice(4), ["a", "dog", "runs"]);
   assert.deepEqual(v.encode("A dog flies."), [v.id("a"), v.id("dog"), UNK, END]);

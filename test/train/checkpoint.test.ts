@@ -119,7 +119,7 @@ test("baselineWarmStart: the first minibatch's baseline is its own mean log p on
     const trainer = new Trainer(engine, corpus, settings);
     for (let i = 0; i < 3; i++) trainer.trainStep();
     if (!warm) {
-      // model.md: the baseline starts at 0; one forward/backward per step.
+      // docs/model.md §Baseline: the baseline starts at 0; one forward/backward per step.
       assert.deepEqual(calls.map((c) => [c.computeGrad, c.baseline]), [[true, 0], [true, calls[1].baseline], [true, calls[2].baseline]]);
       assert.equal(calls[1].baseline, 0.9 * 0 + (1 - 0.9) * calls[0].mean); // the trainer's arithmetic
     } else {

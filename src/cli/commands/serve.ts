@@ -1,6 +1,6 @@
 /**
  * `sat serve <model>`: an HTTP API (and web page) captioning uploaded photos with one model.
- * Routes and limits: README "Serving" and GET /openapi.json.
+ * Routes and limits: docs/serving.md and GET /openapi.json.
  */
 import type { Command } from "commander";
 import type { EngineChoice } from "../../engine/select.js";
