@@ -101,12 +101,13 @@ function scTrainer(params: Float32Array): SelfCriticalTrainer {
 
 test("self-critical steps raise the reward of the model's captions", () => {
   const t = scTrainer(start);
-  const rewards = Array.from({ length: 300 }, () => t.trainStep().reward!);
+  const rewards = Array.from({ length: 450 }, () => t.trainStep().reward!);
   const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
   const first = mean(rewards.slice(0, 30));
   const last = mean(rewards.slice(-30));
   // Sampled rewards are noisy (8 images x 4 samples a step: 30-step means move by ~0.03);
-  // this run goes from ~0.3 to ~0.6, and a flipped sign would lower it instead.
+  // over 450 steps the mean rises from ~0.33 to ~0.60-0.64 (seeds 4, 5 and 6 measured: the
+  // rise is steady, not a lucky draw), and a flipped sign would lower it instead.
   assert.ok(last > first + 0.15, `mean sampled CIDEr-D ${first.toFixed(3)} -> ${last.toFixed(3)}`);
   t.engine.dispose();
 });
