@@ -9,14 +9,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { loadDataset } from "../src/data/datasets.js";
-import { extractFeatures } from "../src/data/extract.js";
+import { extractFeatures } from "../src/features/extract.js";
 import { preprocessFor } from "../src/data/images.js";
 import { Vocabulary } from "../src/data/vocab.js";
 import { IDENTITY_NORMALISATION, type Encoder, type EncoderIdentity } from "../src/encoder/encoder.js";
 import { resolveModelConfig } from "../src/model/config.js";
 import { paramLayout } from "../src/model/layout.js";
 import { saveModel } from "../src/model/model-dir.js";
-import { SeededRandom } from "../src/model/rng.js";
+import { SeededRandom } from "../src/util/rng.js";
 
 export interface DecodeSplit {
   model: string;

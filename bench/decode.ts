@@ -19,7 +19,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolveModelConfig } from "../src/model/config.js";
 import { paramLayout } from "../src/model/layout.js";
-import { SeededRandom } from "../src/model/rng.js";
+import { SeededRandom } from "../src/util/rng.js";
 import { createEngine } from "../src/engine/select.js";
 import { beamSearch } from "../src/decode/beam.js";
 import { beamOptionsFor } from "../src/decode/caption-features.js";

@@ -14,7 +14,7 @@ import { readModelArtifacts } from "../src/encoder/io.js";
 import { kerasToOnnx } from "../src/encoder/onnx-graph.js";
 import { onnxRuntimeStatus } from "../src/encoder/onnx.js";
 import { loadResNet50Encoder, resnet50ModelPath, RESNET50_LAYER, type BackendEncoder } from "../src/encoder/resnet.js";
-import { SeededRandom } from "../src/model/rng.js";
+import { SeededRandom } from "../src/util/rng.js";
 
 interface Measurement {
   suite: "encoder";

@@ -21,7 +21,7 @@ import { DEFAULT_OPTIMIZER, type DecoderEngine, type StepMode, type TrainBatch }
 import { trainingStepFlops } from "../src/model/flops.js";
 import { paramLayout } from "../src/model/layout.js";
 import { ReferenceEngine } from "../src/model/reference.js";
-import { SeededRandom } from "../src/model/rng.js";
+import { SeededRandom } from "../src/util/rng.js";
 import { createNativeEngine, loadNativeAddon } from "../src/native/engine.js";
 
 const THREADS = 2;

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SeededRandom } from "../src/model/rng.js";
+import { SeededRandom } from "../src/util/rng.js";
 import { bleu, ciderD, Meteor, rougeL, tokenizeCaption, WordNetMissingError } from "../src/metrics/index.js";
 
 /** The Flickr8k folder, when the machine has one: $SAT_FLICKR8K (empty: the real-data rows are skipped). */

@@ -5,7 +5,7 @@
  *
  * Lengths here are T = tokens + 1 (`<end>` included), the decoder's number of steps.
  */
-import { SeededRandom } from "../model/rng.js";
+import { SeededRandom } from "../util/rng.js";
 import { SPLITS, type CaptionDataset, type Split } from "./datasets.js";
 import { tokenize } from "./tokenize.js";
 

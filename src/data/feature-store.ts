@@ -25,7 +25,7 @@ import { join, resolve } from "node:path";
 import { FeatureStoreError } from "../errors.js";
 import { isPlainFileName } from "../util/file-name.js";
 import { openRegularFile, readJsonFile } from "../util/fs.js";
-import type { EncoderIdentity } from "../encoder/encoder.js";
+import type { EncoderIdentity } from "./encoder-identity.js";
 import { HALF_TO_FLOAT } from "./float16.js";
 
 export const STORE_FORMAT = "sat-features";

@@ -6,7 +6,7 @@
  * distribution that a dropout-free teacher-forced pass over them scores.
  */
 import type { DecoderEngine } from "../model/engine.js";
-import type { SeededRandom } from "../model/rng.js";
+import type { SeededRandom } from "../util/rng.js";
 import { entropy } from "../model/reference.js";
 import type { DecodeSettings } from "./greedy.js";
 

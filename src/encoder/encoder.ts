@@ -6,35 +6,13 @@
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { UserError } from "../errors.js";
+import type { EncoderIdentity, Normalisation } from "../data/encoder-identity.js";
 import { preprocessFor, type PreprocessOptions } from "../data/images.js";
 import { tf, tfReady } from "./backend.js";
 import { IdentifiedEncoder } from "./identified.js";
 import { artifactsHandler, readModelArtifacts } from "./io.js";
 
-/** How pixels (RGB, 0..255) become the network's input: x = (pixel * scale - mean) / std, per channel in `channelOrder`. */
-export interface Normalisation {
-  channelOrder: "rgb" | "bgr";
-  scale: number;
-  /** Per channel, in `channelOrder`. */
-  mean: [number, number, number];
-  std: [number, number, number];
-}
-
-/** What produced a set of features; two feature sets are comparable only if these agree. */
-export interface EncoderIdentity {
-  /** Short name (e.g. `resnet50-activation_39`). */
-  name: string;
-  /** sha256 of model.json and all weight shards. */
-  modelSha256: string;
-  layer: string;
-  L: number;
-  D: number;
-  /** Output grid (h, w) with L = h * w. */
-  grid: [number, number];
-  inputSize: number;
-  normalisation: Normalisation;
-  preprocess: PreprocessOptions;
-}
+export type { EncoderIdentity, Normalisation } from "../data/encoder-identity.js";
 
 export interface Encoder {
   readonly id: EncoderIdentity;

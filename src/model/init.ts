@@ -4,7 +4,7 @@
  */
 import type { ModelConfig } from "./config.js";
 import { paramLayout, type ParamName } from "./layout.js";
-import { SeededRandom } from "./rng.js";
+import { SeededRandom } from "../util/rng.js";
 
 const BIASES: ReadonlySet<ParamName> = new Set(["b_ih", "b_ic", "b_a", "b_att", "b_beta", "b", "b_o"]);
 

@@ -19,7 +19,7 @@ import type {
   TrainBatch,
 } from "./engine.js";
 import { paramLayout, view, type ParamLayout, type ParamName } from "./layout.js";
-import { LOCATION_STREAM_XOR, uniform } from "./rng.js";
+import { LOCATION_STREAM_XOR, uniform } from "../util/rng.js";
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 

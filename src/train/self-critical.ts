@@ -12,7 +12,7 @@
  * Order is deterministic per (seed, epoch), sampling per (seed, step): resume is bit for bit.
  */
 import type { DecoderEngine, OptimizerSettings, StepMode, TrainBatch } from "../model/engine.js";
-import { hash32, SeededRandom } from "../model/rng.js";
+import { hash32, SeededRandom } from "../util/rng.js";
 import { sampleDecode } from "../decode/sample.js";
 import { CiderDScorer } from "../metrics/cider.js";
 import { Meteor, meteorScore } from "../metrics/meteor.js";

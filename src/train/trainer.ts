@@ -4,7 +4,7 @@
  * the same loop drives the native and the reference implementation.
  */
 import type { DecoderEngine, OptimizerSettings, StepMode, TrainBatch } from "../model/engine.js";
-import { hash32, SeededRandom } from "../model/rng.js";
+import { hash32, SeededRandom } from "../util/rng.js";
 import { BucketBatchSampler } from "../data/buckets.js";
 import { START, END } from "../data/vocab.js";
 import { paramLayout, view, type ParamLayout } from "../model/layout.js";

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { UserError } from "../../src/errors.js";
 import { loadDataset } from "../../src/data/datasets.js";
-import { extractFeatures } from "../../src/data/extract.js";
+import { extractFeatures } from "../../src/features/extract.js";
 import { FeatureStore } from "../../src/data/feature-store.js";
 import { loadImage } from "../../src/data/images.js";
 import { loadTfjsEncoder } from "../../src/encoder/encoder.js";

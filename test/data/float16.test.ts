@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodeHalf, encodeHalf, HALF_MAX, HALF_TO_FLOAT, toHalf } from "../../src/data/float16.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 
 test("float16: exact values, rounding to nearest even, subnormals, saturation", () => {
   assert.equal(toHalf(0), 0);

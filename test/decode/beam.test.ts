@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js";
 import { paramLayout } from "../../src/model/layout.js";
 import { ReferenceEngine } from "../../src/model/reference.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 import { beamSearch } from "../../src/decode/beam.js";
 import { greedyDecode } from "../../src/decode/greedy.js";
 import type { DecoderEngine } from "../../src/model/engine.js";

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { resolveModelConfig } from "../../src/model/config.js";
 import { paramLayout } from "../../src/model/layout.js";
 import { ReferenceEngine } from "../../src/model/reference.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 import { createNativeEngine } from "../../src/native/engine.js";
 import { beamSearch } from "../../src/decode/beam.js";
 

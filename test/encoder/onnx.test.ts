@@ -17,7 +17,7 @@ import { defaultOnnxThreads, loadOnnxKerasEncoder, onnxRuntimeStatus } from "../
 import { convAxis, foldBatchNorm, kerasKernelToOnnx, kerasToOnnx } from "../../src/encoder/onnx-graph.js";
 import { decodeOnnxModel, encodeOnnxModel } from "../../src/encoder/onnx-proto.js";
 import { loadResNet50Encoder, requestedBackend, resnet50ModelPath, resolveBackend, RESNET50_NORMALISATION } from "../../src/encoder/resnet.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 import { writeGoodImages } from "../data/image-fixtures.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;

@@ -188,7 +188,7 @@ test("shapes.ts imports nothing a browser lacks (no node:*, sharp or tfjs, howev
   visit(join(root, "src/encoder/shapes.ts"));
   assert.deepEqual(bare, []);
   // The walk did reach the feature synthesiser and its helpers, not stop at the first file.
-  for (const f of ["src/data/synthetic/features.ts", "src/data/synthetic/geometry.ts", "src/model/rng.ts"]) assert.ok(seen.has(join(root, f)), f);
+  for (const f of ["src/data/synthetic/features.ts", "src/data/synthetic/geometry.ts", "src/util/rng.ts"]) assert.ok(seen.has(join(root, f)), f);
 });
 
 test("sat demo writes held-out scene PNGs that sat caption captions with the demo model", { skip: skipNative }, () => {

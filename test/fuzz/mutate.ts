@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { UserError } from "../../src/errors.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 import type { UserErrorClass } from "../../src/util/fs.js";
 
 export { SeededRandom };

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { scoreCaptions } from "../../src/metrics/index.js";
 import { loadDataset } from "../../src/data/datasets.js";
-import { extractFeatures } from "../../src/data/extract.js";
+import { extractFeatures } from "../../src/features/extract.js";
 import { FeatureStore } from "../../src/data/feature-store.js";
 import { beamSearch } from "../../src/decode/beam.js";
 import { beamOptionsFor } from "../../src/decode/caption-features.js";

@@ -6,7 +6,7 @@ import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js"
 import { ReferenceEngine } from "../../src/model/reference.js";
 import { paramLayout } from "../../src/model/layout.js";
 import type { StepMode, StepOptions, TrainBatch } from "../../src/model/engine.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 
 const config: ModelConfig = resolveModelConfig({
   vocabSize: 11, embedDim: 5, hiddenDim: 6, attnDim: 4, featureDim: 3, numLocations: 5,

@@ -12,7 +12,7 @@ import { initParams } from "../../src/model/init.js";
 import { saveModel } from "../../src/model/model-dir.js";
 import { crc32, decodeFloatFile, decodeModelWeights, encodeFloatFile, parseModelFile, ModelFileError } from "../../src/model/model-format.js";
 import { Vocabulary } from "../../src/data/vocab.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 
 test("crc32 matches zlib's on the empty input, a known vector and random buffers", () => {
   assert.equal(crc32(new Uint8Array(0)), 0);

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import type { ModelConfig } from "../../src/model/config.js";
 import { initParams } from "../../src/model/init.js";
 import { paramLayout } from "../../src/model/layout.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 
 export const RTOL = 2e-4;
 const ATOL = 1e-7;

@@ -9,7 +9,7 @@ import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js"
 import { ReferenceEngine, referenceOptimizerStep } from "../../src/model/reference.js";
 import { paramLayout } from "../../src/model/layout.js";
 import type { OptimizerSettings, StepMode, StepOptions, TrainBatch } from "../../src/model/engine.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 import { RTOL, closeScalar, closeTensor, makeParams as makeParamsFor } from "./compare.js";
 import { createNativeEngine, loadNativeAddon } from "../../src/native/engine.js";
 

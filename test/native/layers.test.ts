@@ -13,7 +13,7 @@ import {
   attentionBackward, attentionForward, attentionProjectBackward, attentionProjectForward, deepOutputBackward, deepOutputForward,
   dropoutKeep, initStateBackward, initStateForward, lstmBackward, lstmForward, tensorViews, type Tensors,
 } from "../../src/model/reference.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 import { loadNativeAddon, type EngineDims } from "../../src/native/engine.js";
 import { closeTensor, makeParams } from "./compare.js";
 

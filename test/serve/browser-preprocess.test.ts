@@ -9,7 +9,7 @@ import { prepareImage, PAPER_PREPROCESS } from "../../src/data/images.js";
 import { cropGeometry } from "../../src/serve/browser/preprocess.js";
 import { jpegShrinkOnLoad, resizeLikeSharp } from "../../src/serve/browser/resample.js";
 import { SHAPES_PREPROCESS } from "../../src/encoder/shapes.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 
 /** A photo-like test card: smooth shading, fine stripes, hard-edged blocks and a little noise. */
 function testCard(w: number, h: number, seed = 5): Buffer {

@@ -2,7 +2,7 @@
 // attention scores exactly the chance value area(box) / area(image).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 import { attentionInBox, attentionOnCoverage, cellCoverage, chanceInBox, generateScenes, type Box } from "../../src/data/synthetic/index.js";
 
 const L = 196;

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadDataset } from "../../src/data/datasets.js";
-import { extractFeatures } from "../../src/data/extract.js";
+import { extractFeatures } from "../../src/features/extract.js";
 import { generateSplits, writeImageDataset } from "../../src/data/synthetic/index.js";
 import { ShapesEncoder } from "../../src/encoder/shapes.js";
 import { DEFAULT_TRAIN_OPTIONS, type TrainRunOptions } from "../../src/train/options.js";

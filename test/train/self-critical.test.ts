@@ -8,7 +8,7 @@ import { resolveModelConfig, type ModelConfig } from "../../src/model/config.js"
 import { DEFAULT_OPTIMIZER, type DecoderEngine } from "../../src/model/engine.js";
 import { createEngine } from "../../src/engine/select.js";
 import { initParams } from "../../src/model/init.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 import { sampleDecode } from "../../src/decode/sample.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { parseReward, SelfCriticalTrainer, withReward } from "../../src/train/self-critical.js";

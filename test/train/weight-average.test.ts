@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { WeightAverage } from "../../src/train/weight-average.js";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 
 test("the first update's weights are the average; later ones get weight (1 - d) / (1 - d^k)", () => {
   const w = new WeightAverage(0.9, Float32Array.from([5, 5]));

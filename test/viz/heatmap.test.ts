@@ -1,7 +1,7 @@
 // Attention heatmaps: upsampling and Gaussian smoothing keep the attention mass where α put it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../src/model/rng.js";
+import { SeededRandom } from "../../src/util/rng.js";
 import { attentionHeatmap, gaussianBlur, gaussianKernel, upsampleAttention } from "../../src/viz/index.js";
 
 const L = 196;

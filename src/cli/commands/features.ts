@@ -7,7 +7,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError, Option } from "commander";
 import { loadDatasets, SPLITS, type DatasetFormat, type Split } from "../../data/datasets.js";
-import { DEFAULT_BATCH_SIZE, DEFAULT_SHARD_SIZE, extractFeatures, type ExtractSummary } from "../../data/extract.js";
+import { DEFAULT_BATCH_SIZE, DEFAULT_SHARD_SIZE, extractFeatures, type ExtractSummary } from "../../features/extract.js";
 import { resolve } from "node:path";
 import type { Normalisation } from "../../encoder/encoder.js";
 import type { EncoderSpec } from "../../encoder/spec.js";

@@ -16,7 +16,7 @@
  * - ε_i is Gaussian noise N(0, noiseStd²) per element, seeded by the scene's own seed.
  * The codes depend only on codeSeed and dim, never on the scenes.
  */
-import { SeededRandom, hash32 } from "../../model/rng.js";
+import { SeededRandom, hash32 } from "../../util/rng.js";
 import { cellCoverage } from "./geometry.js";
 import type { Scene } from "./scenes.js";
 import { COLOURS, SHAPES, type Colour, type Shape } from "./vocabulary.js";

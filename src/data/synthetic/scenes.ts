@@ -3,7 +3,7 @@
  * placed so that no two boxes overlap and every relation the captions state is clear-cut.
  * Everything is drawn from SeededRandom, so a (count, seed, options) triple fixes the scenes.
  */
-import { SeededRandom, hash32 } from "../../model/rng.js";
+import { SeededRandom, hash32 } from "../../util/rng.js";
 import { describeScene, type Caption, type SceneObject } from "./captions.js";
 import { boxCentre, type Box } from "./geometry.js";
 import { COLOURS, SHAPES, type Colour, type Shape } from "./vocabulary.js";

@@ -24,9 +24,9 @@ import {
   type FailedImage,
   type ShardIndex,
   type StorePlan,
-} from "./feature-store.js";
+} from "../data/feature-store.js";
 import { removeStaleTemps, writeFileAtomic } from "../util/fs.js";
-import { checkImagesPresent } from "./datasets.js";
+import { checkImagesPresent } from "../data/datasets.js";
 import { encodeShard, type ExtractImage } from "./shard-writer.js";
 
 export type { ExtractImage } from "./shard-writer.js";

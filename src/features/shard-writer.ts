@@ -5,9 +5,9 @@
 import { join } from "node:path";
 import type { Encoder } from "../encoder/encoder.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { shardName, type FailedImage, type ShardIndex } from "./feature-store.js";
-import { encodeHalf } from "./float16.js";
-import { ImageError, loadImage } from "./images.js";
+import { shardName, type FailedImage, type ShardIndex } from "../data/feature-store.js";
+import { encodeHalf } from "../data/float16.js";
+import { ImageError, loadImage } from "../data/images.js";
 
 export interface ExtractImage {
   id: string;
