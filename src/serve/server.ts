@@ -7,11 +7,11 @@
 import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import fastifyMultipart from "@fastify/multipart";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
+import { packageRoot } from "../util/package-root.js";
 import { MAX_INPUT_PIXELS, preprocessFor } from "../data/images.js";
 import { DECODE_DEFAULTS, type DecodeDefaults } from "../decode/defaults.js";
 import { resnet50ModelPath } from "../encoder/resnet.js";
@@ -93,11 +93,9 @@ function mediaType(req: FastifyRequest): string {
   return (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
 }
 
-/** dist/web under the package root, from src/serve (tsx) or dist/src/serve (compiled). */
+/** dist/web under the package root (the same from src/ under tsx, dist/src/ and node_modules/). */
 function defaultWebRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [resolve(here, "../../dist/web"), resolve(here, "../../web")];
-  return candidates.find((d) => existsSync(join(d, "index.html"))) ?? candidates[0];
+  return join(packageRoot(), "dist", "web");
 }
 
 /** A file name inside one folder: no separators, no dot-dot, nothing hidden. */
