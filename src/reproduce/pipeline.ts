@@ -135,86 +135,87 @@ export function planStages(protocol: ResolvedProtocol, layout: RunLayout, seeds:
       return { outputs: { store: rel(layout.features) }, result: { images: s.images, failed: s.failed?.length ?? 0, encoder: s.encoder, L: s.L, D: s.D } };
     },
   });
-  for (const variant of SEED_VARIANTS) {
-    for (const seed of seeds) {
-      const dir = layout.trainDir(variant, seed);
-      stages.push({
-        id: `train-${modelName(variant, seed)}`,
-        kind: variant,
-        run: async (ctx) => {
-          const canResume = existsSync(join(dir, "checkpoint")) || existsSync(join(dir, "checkpoint.old"));
-          // Killed before its first checkpoint: nothing to continue, start the run afresh.
-          if (!canResume) rmSync(dir, { recursive: true, force: true });
-          ctx.resumed = canResume;
-          const r = await ctx.exec([...trainArgs(protocol, layout, variant, seed), ...(canResume ? ["--resume"] : [])]);
-          if (!r) return null;
-          const m = TRAIN_SUMMARY.exec(r.stdout);
-          if (!existsSync(join(dir, "best"))) throw new UserError(`${dir}: training ended without a best model (no validation ran: check --val-every and the dev split)`);
-          return { outputs: { model: rel(join(dir, "best")), log: rel(join(dir, "log.jsonl")) }, result: { steps: m ? Number(m[1]) : null, stoppedBy: m ? m[2] : null } };
-        },
-      });
-    }
-  }
-  for (const variant of SEED_VARIANTS) {
-    for (const seed of seeds) {
-      const model = join(layout.trainDir(variant, seed), "best");
-      for (const d of decodingGrid(protocol)) {
-        const id = selectStageId(variant, seed, d);
-        stages.push({
-          id,
-          kind: "select",
-          run: async (ctx) => {
-            const captions = join(layout.out, "select", `${modelName(variant, seed)}-${decodingLabel(d)}.jsonl`);
-            mkdirSync(dirname(captions), { recursive: true });
-            const r = await ctx.exec(evalArgs(layout, model, "val", d, captions));
-            if (!r) return null;
-            return { outputs: { captions: rel(captions) }, result: parseScores(r, id) as unknown as Record<string, unknown> };
-          },
-        });
-      }
-    }
-  }
-  for (const variant of SEED_VARIANTS) {
-    for (const seed of seeds) {
-      const id = `test-${modelName(variant, seed)}`;
+  // Seed by seed, so that each seed's scores (and the figures, from the first seed) exist as
+  // soon as that seed is trained, and a run spread over several sittings reports as it goes.
+  // Selection still precedes test for every model: a model's test is scored only with the
+  // decoding its own dev search chose.
+  const train = (variant: Variant, seed: number) => {
+    const dir = layout.trainDir(variant, seed);
+    stages.push({
+      id: `train-${modelName(variant, seed)}`,
+      kind: variant,
+      run: async (ctx) => {
+        const canResume = existsSync(join(dir, "checkpoint")) || existsSync(join(dir, "checkpoint.old"));
+        // Killed before its first checkpoint: nothing to continue, start the run afresh.
+        if (!canResume) rmSync(dir, { recursive: true, force: true });
+        ctx.resumed = canResume;
+        const r = await ctx.exec([...trainArgs(protocol, layout, variant, seed), ...(canResume ? ["--resume"] : [])]);
+        if (!r) return null;
+        const m = TRAIN_SUMMARY.exec(r.stdout);
+        if (!existsSync(join(dir, "best"))) throw new UserError(`${dir}: training ended without a best model (no validation ran: check --val-every and the dev split)`);
+        return { outputs: { model: rel(join(dir, "best")), log: rel(join(dir, "log.jsonl")) }, result: { steps: m ? Number(m[1]) : null, stoppedBy: m ? m[2] : null } };
+      },
+    });
+  };
+  const select = (variant: Variant, seed: number) => {
+    const model = join(layout.trainDir(variant, seed), "best");
+    for (const d of decodingGrid(protocol)) {
+      const id = selectStageId(variant, seed, d);
       stages.push({
         id,
-        kind: "test",
+        kind: "select",
         run: async (ctx) => {
-          const sel = selectionOf(state, protocol, variant, seed);
-          if (!sel) throw new Error(`${id}: the dev selection is not finished`);
-          const captions = join(layout.out, "test", `${modelName(variant, seed)}.jsonl`);
+          const captions = join(layout.out, "select", `${modelName(variant, seed)}-${decodingLabel(d)}.jsonl`);
           mkdirSync(dirname(captions), { recursive: true });
-          const r = await ctx.exec(evalArgs(layout, join(layout.trainDir(variant, seed), "best"), "test", sel.selected, captions));
+          const r = await ctx.exec(evalArgs(layout, model, "val", d, captions));
           if (!r) return null;
-          return { outputs: { captions: rel(captions) }, result: { decoding: sel.selected, ...parseScores(r, id) } };
+          return { outputs: { captions: rel(captions) }, result: parseScores(r, id) as unknown as Record<string, unknown> };
         },
       });
     }
-  }
-  if (protocol.figureImages > 0) {
-    for (const variant of SEED_VARIANTS) {
-      const seed = seeds[0];
-      stages.push({
-        id: `figures-${variant}`,
-        kind: "figures",
-        run: async (ctx): Promise<Pick<StageRecord, "outputs" | "result"> | null> => {
-          const sel = selectionOf(state, protocol, variant, seed)!;
-          const ds = loadDataset(layout.data);
-          const images = ds.images.filter((im) => im.split === "test").slice(0, protocol.figureImages);
-          const dir = join(layout.out, "figures", variant);
-          mkdirSync(dir, { recursive: true });
-          const r = await ctx.exec(figureArgs(join(layout.trainDir(variant, seed), "best"), images.map((im) => im.file), sel.selected, dir));
-          if (!r) return null;
-          // Figures are an illustration, not a result: a model that cannot caption photos
-          // (trained on another encoder's features) leaves the report without them.
-          if (r.code !== 0) return { outputs: {}, result: { model: modelName(variant, seed), skipped: childMessage(r) } };
-          const results = JSON.parse(r.stdout) as { image: string; captions: { text: string }[] }[];
-          const figures = results.map((x) => ({ image: relative(layout.data, x.image), caption: x.captions[0]?.text ?? "", figure: rel(join(dir, `attention-${x.image.split("/").pop()!.replace(/\.[^.]+$/, "")}.png`)) }));
-          return { outputs: { folder: rel(dir) }, result: { model: modelName(variant, seed), decoding: sel.selected, figures } };
-        },
-      });
-    }
+  };
+  const test = (variant: Variant, seed: number) => {
+    const id = `test-${modelName(variant, seed)}`;
+    stages.push({
+      id,
+      kind: "test",
+      run: async (ctx) => {
+        const sel = selectionOf(state, protocol, variant, seed);
+        if (!sel) throw new Error(`${id}: the dev selection is not finished`);
+        const captions = join(layout.out, "test", `${modelName(variant, seed)}.jsonl`);
+        mkdirSync(dirname(captions), { recursive: true });
+        const r = await ctx.exec(evalArgs(layout, join(layout.trainDir(variant, seed), "best"), "test", sel.selected, captions));
+        if (!r) return null;
+        return { outputs: { captions: rel(captions) }, result: { decoding: sel.selected, ...parseScores(r, id) } };
+      },
+    });
+  };
+  const figures = (variant: Variant, seed: number) => {
+    stages.push({
+      id: `figures-${variant}`,
+      kind: "figures",
+      run: async (ctx): Promise<Pick<StageRecord, "outputs" | "result"> | null> => {
+        const sel = selectionOf(state, protocol, variant, seed)!;
+        const ds = loadDataset(layout.data);
+        const images = ds.images.filter((im) => im.split === "test").slice(0, protocol.figureImages);
+        const dir = join(layout.out, "figures", variant);
+        mkdirSync(dir, { recursive: true });
+        const r = await ctx.exec(figureArgs(join(layout.trainDir(variant, seed), "best"), images.map((im) => im.file), sel.selected, dir));
+        if (!r) return null;
+        // Figures are an illustration, not a result: a model that cannot caption photos
+        // (trained on another encoder's features) leaves the report without them.
+        if (r.code !== 0) return { outputs: {}, result: { model: modelName(variant, seed), skipped: childMessage(r) } };
+        const results = JSON.parse(r.stdout) as { image: string; captions: { text: string }[] }[];
+        const figures = results.map((x) => ({ image: relative(layout.data, x.image), caption: x.captions[0]?.text ?? "", figure: rel(join(dir, `attention-${x.image.split("/").pop()!.replace(/\.[^.]+$/, "")}.png`)) }));
+        return { outputs: { folder: rel(dir) }, result: { model: modelName(variant, seed), decoding: sel.selected, figures } };
+      },
+    });
+  };
+  for (const [i, seed] of seeds.entries()) {
+    for (const variant of SEED_VARIANTS) train(variant, seed);
+    for (const variant of SEED_VARIANTS) select(variant, seed);
+    for (const variant of SEED_VARIANTS) test(variant, seed);
+    if (i === 0 && protocol.figureImages > 0) for (const variant of SEED_VARIANTS) figures(variant, seed);
   }
   return stages;
 }

@@ -115,13 +115,17 @@ test("sat reproduce flickr8k: killed anywhere and resumed, it reports what an un
   process.kill(b.pid, "SIGKILL");
   assert.equal((await b.exited).signal, "SIGKILL");
 
-  // 4. SIGTERM during the test evaluations: the pipeline stops itself, exit 130.
+  // 4. SIGTERM during seed 2's test evaluations (seeds run one after the other): the pipeline
+  // stops itself, exit 130, and reports seed 1, the one it has finished.
   b = reproduce(env, argsOf(outB));
-  await waitFor("a test evaluation started", b, () => Object.keys(readState(outB)?.stages ?? {}).some((id) => id.startsWith("test-")));
+  await waitFor("a test evaluation of seed 2 started", b, () => Object.keys(readState(outB)?.stages ?? {}).some((id) => id.startsWith("test-") && id.endsWith("-seed2")));
   process.kill(b.pid, "SIGTERM");
   const stopped = await b.exited;
   assert.equal(stopped.code, 130, stopped.stderr);
-  assert.match(stopped.stderr, /interrupted; rerun the same command to continue/);
+  assert.match(stopped.stderr, /interrupted; rerun the same command to continue \(.*report\.md has the 1 finished seed\)/);
+  const partial = JSON.parse(readFileSync(join(outB, "report.json"), "utf8")) as { seeds: number[]; plannedSeeds: number[] };
+  assert.deepEqual([partial.seeds, partial.plannedSeeds], [[1], [1, 2]]);
+  assert.match(readFileSync(join(outB, "report.md"), "utf8"), /\*\*Unfinished run:\*\* 1 of the 2 seeds/);
 
   // Another --seeds or --data is refused, naming it, before anything runs.
   const otherSeeds = await reproduce(env, ["--data", data, "--out", outB, "--seeds", "1,3"]).exited;

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { documentedCommands, loadProtocol, runLayout } from "../../reproduce/flickr8k-protocol.js";
 import { runReproduction, type ReproduceEvent } from "../../reproduce/pipeline.js";
-import { writeReport } from "../../reproduce/report.js";
+import { finishedSeeds, writeReport } from "../../reproduce/report.js";
 import type { SatCommand } from "../../reproduce/child.js";
 import { UserError } from "../errors.js";
 
@@ -104,7 +104,9 @@ export function registerReproduceCommand(program: Command): void {
       const print = o.json ? (e: ReproduceEvent) => process.stdout.write(`${JSON.stringify(e)}\n`) : tty || o.progress ? terminalPrinter(tty) : undefined;
       const { state, layout, interrupted } = await runReproduction({ data, out, seeds: o.seeds, protocol, sat: thisSat(), onEvent: print });
       if (interrupted) {
-        process.stderr.write(`${tty ? "\r\x1b[K" : ""}sat: interrupted; rerun the same command to continue\n`);
+        // A run spread over several sittings reports the seeds it has finished each time it stops.
+        const partial = finishedSeeds(state, o.seeds).length > 0 ? writeReport(state, protocol, layout, o.seeds) : null;
+        process.stderr.write(`${tty ? "\r\x1b[K" : ""}sat: interrupted; rerun the same command to continue${partial ? ` (${out}/report.md has the ${partial.seeds.length} finished seed${partial.seeds.length > 1 ? "s" : ""})` : ""}\n`);
         process.exitCode = 130;
         return;
       }
