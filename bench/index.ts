@@ -13,7 +13,7 @@ import { runEncoderBench } from "./encoder.js";
 import { runDecodeBench } from "./decode.js";
 import { runServeBench } from "./serve.js";
 
-type Suite = (opts: { json: boolean; quick: boolean; model?: string }) => Promise<void>;
+type Suite = (opts: { json: boolean; quick: boolean; model?: string; features?: string }) => Promise<void>;
 const SUITES: Record<string, Suite> = {
   engine: runEngineBench,
   decode: runDecodeBench,
@@ -28,8 +28,9 @@ const program = new Command()
   .argument("[suites...]", `which to run: ${Object.keys(SUITES).join(", ")} (default: all)`)
   .option("--json", "one JSON object per line instead of text", false)
   .option("--quick", "fewer repetitions (a smoke run, noisier numbers)", false)
-  .option("--model <dir>", "serve: the model directory to load-test (default: a random Flickr8k-size model)")
-  .action(async (names: string[], opts: { json: boolean; quick: boolean; model?: string }) => {
+  .option("--model <dir>", "serve: the model directory to load-test (default: a random Flickr8k-size model); decode: a trained Flickr8k model, timed on the test split of $SAT_FLICKR8K")
+  .option("--features <dir>", "decode --model: the feature store of $SAT_FLICKR8K")
+  .action(async (names: string[], opts: { json: boolean; quick: boolean; model?: string; features?: string }) => {
     const chosen = names.length ? names : Object.keys(SUITES);
     for (const n of chosen) {
       if (!SUITES[n]) {

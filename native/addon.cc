@@ -27,6 +27,8 @@ struct ContextBox {
   uint64_t engineId;
   sat::Dims dims;
   sat::DecodeContext ctx;
+  int64_t accounted = 0;  // bytes reported to V8
+  bool released = false;
 };
 
 bool sameDims(const sat::Dims& a, const sat::Dims& b) {
@@ -39,6 +41,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Napi::Function f = DefineClass(env, "Engine",
                                    {InstanceMethod("forwardBackward", &Engine::ForwardBackward), InstanceMethod("prepareDecode", &Engine::PrepareDecode),
                                     InstanceMethod("initialState", &Engine::InitialState), InstanceMethod("decodeStep", &Engine::DecodeStep),
+                                    InstanceMethod("releaseDecode", &Engine::ReleaseDecode),
                                     InstanceMethod("optimizerStep", &Engine::OptimizerStep), InstanceMethod("workspaceBytes", &Engine::WorkspaceBytes),
                                     InstanceMethod("dispose", &Engine::Dispose)});
     exports.Set("Engine", f);
@@ -149,7 +152,19 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Napi::Object handle = Napi::Object::New(env);
     handle.Set("numImages", N);
     ContextBox* raw = box.get();
-    napi_status st = napi_wrap(env, handle, raw, [](napi_env, void* p, void*) { delete static_cast<ContextBox*>(p); }, nullptr, nullptr);
+    // The context's memory (features, P, the packed weights: 100 MB and more) counts towards
+    // V8's heap limits, so that the GC frees dropped contexts as it would large arrays.
+    raw->accounted = (int64_t)raw->ctx.bytes();
+    Napi::MemoryManagement::AdjustExternalMemory(env, raw->accounted);
+    napi_status st = napi_wrap(
+        env, handle, raw,
+        [](napi_env e, void* p, void*) {
+          ContextBox* b = static_cast<ContextBox*>(p);
+          int64_t change = 0;
+          napi_adjust_external_memory(e, -b->accounted, &change);
+          delete b;
+        },
+        nullptr, nullptr);
     if (st != napi_ok) fail(env, std::string(fn) + ": could not create the context");
     box.release();
     handle.TypeTag(&kContextTag);
@@ -157,15 +172,32 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   // The context of a decoding call: ours (tag), made by this engine, with its dimensions.
-  const sat::DecodeContext& context(Fields& o, const Decoder& d) {
+  ContextBox& contextBox(Fields& o, const Decoder& d) {
     Napi::Value v = o.get("ctx");
     if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kContextTag)) o.error("ctx is not a context from prepareDecode");
     void* p = nullptr;
     if (napi_unwrap(o.env(), v, &p) != napi_ok || !p) o.error("ctx is not a context from prepareDecode");
-    const ContextBox* box = static_cast<const ContextBox*>(p);
+    ContextBox* box = static_cast<ContextBox*>(p);
     if (box->engineId != id_) o.error("ctx belongs to another engine (each engine decodes only the contexts its prepareDecode made)");
     if (!sameDims(box->dims, d.dims)) o.error("ctx has other dimensions than this engine");
-    return box->ctx;
+    if (box->released) o.error("ctx was released (releaseDecode) and cannot decode any more");
+    return *box;
+  }
+
+  const sat::DecodeContext& context(Fields& o, const Decoder& d) { return contextBox(o, d).ctx; }
+
+  // releaseDecode({ctx}): the context's buffers go to the engine for its next prepareDecode.
+  Napi::Value ReleaseDecode(const Napi::CallbackInfo& info) {
+    const char* fn = "releaseDecode";
+    Napi::Env env = info.Env();
+    Decoder& d = dec(env, fn);
+    Fields o = options(info, fn);
+    ContextBox& box = contextBox(o, d);
+    d.recycle(box.ctx);
+    box.released = true;
+    Napi::MemoryManagement::AdjustExternalMemory(env, -box.accounted);
+    box.accounted = 0;
+    return env.Undefined();
   }
 
   // The leading fields of the decoding calls: params, ctx, and rowImage (which image each row
@@ -198,7 +230,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return env.Undefined();
   }
 
-  // decodeStep({params, ctx, rowImage, tokens, h, c, sampleSeed?, logProbs, alpha, beta, locations?})
+  // decodeStep({params, ctx, rowImage, tokens, h, c, sampleSeed?, logProbs, alpha, beta, locations?,
+  //             topK?, blocked?, topIds?, topLogProbs?})
   Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     const char* fn = "decodeStep";
     Napi::Env env = info.Env();
@@ -211,13 +244,19 @@ class Engine : public Napi::ObjectWrap<Engine> {
     float* c = o.f32("c", N * dm.n, "rows*n");
     const bool sample = o.present("sampleSeed");
     const uint32_t seed = sample ? o.uint32("sampleSeed") : 0u;
-    float* lp = o.f32("logProbs", N * dm.K, "rows*K");
+    // With topK only the best topK words of each row come back (topIds, topLogProbs), and
+    // logProbs may be left out: beam search needs no more, and is spared N*K floats a step.
+    const int topK = o.present("topK") ? o.integer("topK", 1, dm.K) : 0;
+    uint8_t* blocked = topK && o.present("blocked") ? o.u8("blocked", dm.K, "K") : nullptr;
+    int* topIds = topK ? o.i32("topIds", N * topK, "rows*topK") : nullptr;
+    float* topLp = topK ? o.f32("topLogProbs", N * topK, "rows*topK") : nullptr;
+    float* lp = !topK || o.present("logProbs") ? o.f32("logProbs", N * dm.K, "rows*K") : nullptr;
     float* al = o.f32("alpha", N * dm.L, "rows*L");
     float* be = o.f32("beta", N, "rows");
     int* locs = sample && o.present("locations") ? o.i32("locations", N, "rows") : nullptr;
     if (N > 0) {
       try {
-        d.decode_step(params, *ctx, rows, tokens, (int)N, h, c, sample, seed, lp, al, be, locs);
+        d.decode_step(params, *ctx, rows, tokens, (int)N, h, c, sample, seed, lp, al, be, locs, topK, blocked, topIds, topLp);
       } catch (const std::bad_alloc&) {
         fail(env, std::string(fn) + ": out of memory for " + std::to_string(N) + " rows");
       }

@@ -57,6 +57,9 @@ class Fields {
   double* f64(const char* name, size_t expected, const char* expr) const {
     return sized<double>(name, napi_float64_array, "Float64Array", "doubles", expected, expr);
   }
+  uint8_t* u8(const char* name, size_t expected, const char* expr) const {
+    return sized<uint8_t>(name, napi_uint8_array, "Uint8Array", "bytes", expected, expr);
+  }
   // An output (or unconstrained) Int32Array.
   int* i32(const char* name, size_t expected, const char* expr) const { return sized<int>(name, napi_int32_array, "Int32Array", "ints", expected, expr); }
   // An input Int32Array whose every entry must be in [lo, hi).

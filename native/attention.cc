@@ -89,7 +89,10 @@ static inline __m512 tanh16(__m512 x) {
 }
 #endif
 
-// S_i = tanh(P_i + q) for one location, and e_i = S_i · w_att (without b_att).
+// S_i = tanh(P_i + q) for one location, and e_i = S_i · w_att (without b_att). S_i is written
+// to out when kKeep (training keeps S for the backward; decoding needs only e, and not writing
+// S saves a pass over L·A floats per row).
+template <bool kKeep>
 static inline float score_row(const float* __restrict p, const float* __restrict q, const float* __restrict w, float* __restrict out, int A) {
   int a = 0;
   float e = 0.0f;
@@ -99,8 +102,10 @@ static inline float score_row(const float* __restrict p, const float* __restrict
     for (; a + 32 <= A; a += 32) {
       const __m512 v0 = tanh16(_mm512_add_ps(_mm512_loadu_ps(p + a), _mm512_loadu_ps(q + a)));
       const __m512 v1 = tanh16(_mm512_add_ps(_mm512_loadu_ps(p + a + 16), _mm512_loadu_ps(q + a + 16)));
-      _mm512_storeu_ps(out + a, v0);
-      _mm512_storeu_ps(out + a + 16, v1);
+      if (kKeep) {
+        _mm512_storeu_ps(out + a, v0);
+        _mm512_storeu_ps(out + a + 16, v1);
+      }
       acc0 = _mm512_fmadd_ps(v0, _mm512_loadu_ps(w + a), acc0);
       acc1 = _mm512_fmadd_ps(v1, _mm512_loadu_ps(w + a + 16), acc1);
     }
@@ -112,8 +117,10 @@ static inline float score_row(const float* __restrict p, const float* __restrict
   for (; a + 16 <= A; a += 16) {
     const __m256 v0 = tanh8(_mm256_add_ps(_mm256_loadu_ps(p + a), _mm256_loadu_ps(q + a)));
     const __m256 v1 = tanh8(_mm256_add_ps(_mm256_loadu_ps(p + a + 8), _mm256_loadu_ps(q + a + 8)));
-    _mm256_storeu_ps(out + a, v0);
-    _mm256_storeu_ps(out + a + 8, v1);
+    if (kKeep) {
+      _mm256_storeu_ps(out + a, v0);
+      _mm256_storeu_ps(out + a + 8, v1);
+    }
     acc0 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w + a), acc0);
     acc1 = _mm256_fmadd_ps(v1, _mm256_loadu_ps(w + a + 8), acc1);
   }
@@ -123,7 +130,7 @@ static inline float score_row(const float* __restrict p, const float* __restrict
 #endif
   for (; a < A; a++) {
     const float v = fast_tanh(p[a] + q[a]);
-    out[a] = v;
+    if (kKeep) out[a] = v;
     e += v * w[a];
   }
   return e;
@@ -152,11 +159,12 @@ void attention_forward(const AttentionStep& s) {
     const float* Pb = s.P + (size_t)im * L * A;
     const float* fb = s.feats + (size_t)im * L * D;
     const float* qb = s.q + (size_t)b * A;
-    float* Sb = s.S + (size_t)b * L * A;
+    float* Sb = s.S ? s.S + (size_t)b * L * A : nullptr;
     float* al = s.alpha + (size_t)b * s.ldalpha;
     float mx = -FLT_MAX;
     for (int l = 0; l < L; l++) {
-      const float e = score_row(Pb + (size_t)l * A, qb, s.w_att, Sb + (size_t)l * A, A) + s.b_att;
+      const float* Pl = Pb + (size_t)l * A;
+      const float e = (Sb ? score_row<true>(Pl, qb, s.w_att, Sb + (size_t)l * A, A) : score_row<false>(Pl, qb, s.w_att, nullptr, A)) + s.b_att;
       al[l] = e;
       mx = e > mx ? e : mx;
     }

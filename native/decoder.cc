@@ -75,8 +75,7 @@ float* Decoder::need(Buf& b, size_t n) {
   if (n > b.cap) {
     free_buf(b);
     const size_t bytes = ((n * sizeof(float)) + 63) / 64 * 64;
-    b.p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!b.p) throw std::bad_alloc();
+    b.p = alloc_floats(n);
     b.cap = n;
     wsBytes_ += bytes;
   }
@@ -86,7 +85,7 @@ float* Decoder::need(Buf& b, size_t n) {
 void Decoder::free_buf(Buf& b) {
   if (b.p) {
     wsBytes_ -= ((b.cap * sizeof(float)) + 63) / 64 * 64;
-    std::free(b.p);
+    free_floats(b.p);
   }
   b.p = nullptr;
   b.cap = 0;
@@ -94,10 +93,12 @@ void Decoder::free_buf(Buf& b) {
 
 void Decoder::release() {
   for (Buf* b : {&abar_, &h0_, &c0_, &P_, &X_, &HZ_, &HO_, &G_, &C_, &TC_, &q_, &S_, &alpha_, &beta_, &ctx_, &ent_, &logaS_, &cov_, &U_, &UD_,
-                 &logits_, &dHO_, &dX_, &dc_, &dHZ_, &dG_, &dQ_, &dpb_, &dP_, &dwatt_, &rew_, &dinit_, &dq_, &dS_, &dHZd_, &dG2_, &dHO2_,
+                 &logits_, &dHO_, &dX_, &dc_, &dHZ_, &dG_, &dQ_, &dpb_, &dP_, &dwatt_, &rew_, &dinit_, &dLP_, &dq_, &dHZd_, &dG2_, &dHO2_,
                  &dU_, &dUD_, &dX2_, &dctx_, &dTC_})
     free_buf(*b);
   for (PackedMatrix* pm : {&packUWz_, &packWh_, &packUWzT_, &packWhT_}) free_packed(*pm);
+  for (FloatBuffer* b : {&spare_.feats, &spare_.P, &spare_.abar, &spare_.XW}) *b = FloatBuffer();
+  for (PackedMatrix* pm : {&spare_.W_h, &spare_.UWz, &spare_.W_x, &spare_.L_hz, &spare_.L_o}) free_packed(*pm);
   loc_ = std::vector<int>();
   logp_ = std::vector<double>();
   acts_ = Activations{};
@@ -340,13 +341,55 @@ void Decoder::backward(const float* W, float* g, const StepArgs& a, const StepOu
 // ------------------------------------------------------------------------------------ decoding
 
 void Decoder::prepare_decode(const float* W, const float* feats, int numImages, DecodeContext& ctx) {
-  const int L = dims.L, D = dims.D, A = dims.A;
+  const int L = dims.L, D = dims.D, A = dims.A, n = dims.n, m = dims.m, K = dims.K;
+  const int nD = n + D;
+  prof.start();
   ctx.numImages = numImages;
-  ctx.feats.assign(feats, feats + (size_t)numImages * L * D);
-  ctx.P.resize((size_t)numImages * L * A);
-  ctx.abar.resize((size_t)numImages * D);
+  auto take = [](FloatBuffer& dst, FloatBuffer& spare, size_t n) {
+    if (spare.size() >= n) {
+      dst = std::move(spare);
+      spare = FloatBuffer();
+    } else {
+      dst = FloatBuffer(n);
+    }
+  };
+  take(ctx.feats, spare_.feats, (size_t)numImages * L * D);
+  std::memcpy(ctx.feats.data(), feats, sizeof(float) * (size_t)numImages * L * D);
+  take(ctx.P, spare_.P, (size_t)numImages * L * A);
+  take(ctx.abar, spare_.abar, (size_t)numImages * D);
+  take(ctx.XW, spare_.XW, (size_t)K * 4 * n);
+  // pack_weights reuses a PackedMatrix's memory when it is large enough.
+  for (auto [mine, spare] : {std::pair{&ctx.W_h, &spare_.W_h}, {&ctx.UWz, &spare_.UWz}, {&ctx.W_x, &spare_.W_x}, {&ctx.L_hz, &spare_.L_hz}, {&ctx.L_o, &spare_.L_o}})
+    std::swap(*mine, *spare);
+  prof.lap(0, "p.copy");
   attention_project_forward(numImages * L, D, A, ctx.feats.data(), W + off.W_a, ctx.P.data());
+  prof.lap(1, "p.P");
   mean_rows(numImages, L, D, ctx.feats.data(), ctx.abar.data());
+  prof.lap(2, "p.mean");
+  pack_weights(false, n, A, W + off.W_h, A, ctx.W_h);
+  pack_weights(false, nD, 4 * n, W + off.U, 4 * n, ctx.UWz);
+  pack_weights(false, m, 4 * n, W + off.W_x, 4 * n, ctx.W_x);
+  pack_weights(false, nD, m, W + off.L_h, m, ctx.L_hz);
+  pack_weights(false, m, K, W + off.L_o, K, ctx.L_o);
+  ctx.slot.assign(K, -1);
+  ctx.cachedRows = 0;
+  prof.lap(3, "p.pack");
+  prof.print();
+}
+
+void Decoder::recycle(DecodeContext& ctx) {
+  for (auto [mine, spare] : {std::pair{&ctx.feats, &spare_.feats}, {&ctx.P, &spare_.P}, {&ctx.abar, &spare_.abar}, {&ctx.XW, &spare_.XW}}) {
+    *spare = std::move(*mine);
+    *mine = FloatBuffer();  // frees the spare's previous buffer, now in *mine
+  }
+  for (auto [mine, spare] : {std::pair{&ctx.W_h, &spare_.W_h}, {&ctx.UWz, &spare_.UWz}, {&ctx.W_x, &spare_.W_x}, {&ctx.L_hz, &spare_.L_hz}, {&ctx.L_o, &spare_.L_o}}) {
+    std::swap(*mine, *spare);
+    free_packed(*mine);
+  }
+  ctx.numImages = 0;
+  ctx.slot.clear();
+  ctx.slot.shrink_to_fit();
+  ctx.cachedRows = 0;
 }
 
 void Decoder::initial_state(const float* W, const DecodeContext& ctx, const int* rowImage, int N, float* h, float* c) {
@@ -358,13 +401,13 @@ void Decoder::initial_state(const float* W, const DecodeContext& ctx, const int*
 }
 
 void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* rowImage, const int* tokens, int N, float* h, float* c,
-                          bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta, int* locations) {
+                          bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta, int* locations, int topK,
+                          const uint8_t* blocked, int* topIds, float* topLogProbs) {
   const int K = dims.K, m = dims.m, n = dims.n, A = dims.A, D = dims.D, L = dims.L;
   const int nD = n + D, G4 = 4 * n;
   float* HZ = need(dHZd_, (size_t)N * nD);
   float* HO = need(dHO2_, (size_t)N * nD);
   float* q = need(dq_, (size_t)N * A);
-  float* S = need(dS_, (size_t)N * L * A);
   float* G = need(dG2_, (size_t)N * G4);
   float* X = need(dX2_, (size_t)N * std::max(m, D));
   float* U = need(dU_, (size_t)N * m);
@@ -372,26 +415,53 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
   float* cx = need(dctx_, (size_t)N * D);
   float* TC = need(dTC_, (size_t)N * n);
   if (loc_.size() < (size_t)N) loc_.resize(N);
+  if (!logProbs) logProbs = need(dLP_, (size_t)N * K);
 
+  prof.start();
   for (int r = 0; r < N; r++) std::memcpy(HZ + (size_t)r * nD, h + (size_t)r * n, sizeof(float) * n);
   embedding_forward(N, m, W + off.E, tokens, X);
+  // E[token] W_x for the tokens not seen before in this decoding, in one GEMM over their rows
+  // (each output of gemm_packed is one sequential sum over k, so a token's row does not depend
+  // on the rows computed with it).
+  {
+    std::vector<int>& slot = dc.slot;
+    float* XW = dc.XW.data();
+    int fresh = 0;
+    for (int r = 0; r < N; r++) {
+      const int tok = tokens[r];
+      if (slot[tok] >= 0) continue;
+      slot[tok] = dc.cachedRows + fresh;
+      std::memcpy(U + (size_t)fresh * m, X + (size_t)r * m, sizeof(float) * m);  // U: scratch until the deep output
+      fresh++;
+    }
+    if (fresh > 0) gemm_packed(fresh, U, m, dc.W_x, false, XW + (size_t)dc.cachedRows * G4, G4);
+    dc.cachedRows += fresh;
+    for (int r = 0; r < N; r++) std::memcpy(G + (size_t)r * G4, XW + (size_t)slot[tokens[r]] * G4, sizeof(float) * G4);
+  }
+  prof.lap(0, "d.x");
   AttentionStep st{};
   st.B = N; st.L = L; st.A = A; st.D = D; st.hiddenN = n;
   st.img = rowImage; st.P = dc.P.data(); st.feats = dc.feats.data();
-  st.W_h = W + off.W_h; st.b_a = W + off.b_a; st.q = q;
+  st.W_h = W + off.W_h; st.W_hPacked = &dc.W_h; st.b_a = W + off.b_a; st.q = q;
   st.hprev = HZ; st.ldh = nD;
   st.w_att = W + off.w_att; st.b_att = W[off.b_att]; st.w_beta = W + off.w_beta; st.b_beta = W[off.b_beta];
-  st.S = S; st.alpha = alpha; st.ldalpha = L; st.beta = beta; st.ldbeta = 1;
+  st.S = nullptr; st.alpha = alpha; st.ldalpha = L; st.beta = beta; st.ldbeta = 1;
   st.ctx = cx; st.ldctx = D; st.z1 = HZ + n; st.ldz1 = nD; st.z2 = HO + n; st.ldz2 = nD;
   // Sampled locations go straight to the caller's array when it wants them.
   st.sample = sample; st.locIn = nullptr; st.locOut = locations ? locations : loc_.data(); st.ldloc = 1;
   st.locSeedHash = hash32(sampleSeed ^ LOCATION_STREAM_XOR); st.T = 1; st.t = 0;
   attention_forward(st);
-  lstm_input_forward(N, m, n, X, W + off.W_x, G);
-  lstm_forward(N, n, nD, HZ, nD, W + off.U, nullptr, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
-  deep_output_forward(N, m, nD, HO, W + off.L_h, X, U, UD, 0.0f, 0);
-  gemm(false, false, N, K, m, 1.0f, UD, m, W + off.L_o, K, 0.0f, logProbs, K);
+  prof.lap(1, "d.att");
+  lstm_forward(N, n, nD, HZ, nD, W + off.U, &dc.UWz, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
+  prof.lap(2, "d.lstm");
+  deep_output_forward(N, m, nD, HO, W + off.L_h, X, U, UD, 0.0f, 0, &dc.L_hz);
+  prof.lap(3, "d.deep");
+  gemm_packed(N, UD, m, dc.L_o, false, logProbs, K);
+  prof.lap(4, "d.logits");
   log_softmax_rows(N, K, logProbs, W + off.b_o);
+  if (topK > 0) top_k_rows(N, K, logProbs, blocked, topK, topIds, topLogProbs);
+  prof.lap(5, "d.softmax");
+  prof.print();
 }
 
 }  // namespace sat

@@ -11,6 +11,14 @@
 
 namespace sat {
 
+float* alloc_floats(size_t n) {
+  void* p = std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+  if (!p) throw std::bad_alloc();
+  return static_cast<float*>(p);
+}
+
+void free_floats(float* p) { std::free(p); }
+
 Offsets param_offsets(const Dims& d) {
   Offsets o{};
   size_t at = 0;

@@ -2,14 +2,20 @@
 // entropy, over all positions at once (docs/engine.md).
 #include <cfloat>
 
+#include <limits>
+#include <utility>
+
 #include "sat.h"
 
 namespace sat {
 
 void deep_output_forward(int R, int m, int nD, const float* HO, const float* L_hz, const float* X, float* U, float* UD, float p,
-                         uint32_t dropSeedHash) {
+                         uint32_t dropSeedHash, const PackedMatrix* L_hzPacked) {
   // [h_t | ẑ_t] @ [L_h; L_z]: the two are adjacent in the layout, one [n+D, m] matrix.
-  gemm(false, false, R, m, nD, 1.0f, HO, nD, L_hz, m, 0.0f, U, m);
+  if (L_hzPacked)
+    gemm_packed(R, HO, nD, *L_hzPacked, false, U, m);
+  else
+    gemm(false, false, R, m, nD, 1.0f, HO, nD, L_hz, m, 0.0f, U, m);
   float* pre_u = U;
   float* ud = UD;
   const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
@@ -93,6 +99,33 @@ void output_backward(int R, int m, int K, const float* UD, const float* L_o, con
   gemm(true, false, m, K, R, 1.0f, UD, m, dlogits, K, 0.0f, dL_o, K);
   colsum(R, K, dlogits, K, db_o, false);
   gemm(false, true, R, m, K, 1.0f, dlogits, K, L_o, K, 0.0f, dUD, m);
+}
+
+void top_k_rows(int R, int K, const float* lp, const uint8_t* blocked, int k, int* ids, float* vals) {
+  #pragma omp parallel for schedule(static)
+  for (int r = 0; r < R; r++) {
+    const float* l = lp + (size_t)r * K;
+    int* bi = ids + (size_t)r * k;
+    float* bv = vals + (size_t)r * k;
+    int count = 0;
+    for (int i = 0; i < K; i++) {
+      const float v = l[i];
+      if (count == k && v <= bv[k - 1]) continue;  // the common case: below the k-th best
+      if (blocked && blocked[i]) continue;
+      int j = count < k ? count++ : k - 1;
+      bv[j] = v;
+      bi[j] = i;
+      while (j > 0 && bv[j - 1] < v) {
+        std::swap(bv[j - 1], bv[j]);
+        std::swap(bi[j - 1], bi[j]);
+        j--;
+      }
+    }
+    for (int j = count; j < k; j++) {
+      bi[j] = -1;
+      bv[j] = -std::numeric_limits<float>::infinity();
+    }
+  }
 }
 
 void log_softmax_rows(int R, int K, float* logits, const float* b_o) {

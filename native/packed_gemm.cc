@@ -24,12 +24,10 @@ void pack_weights(bool trans, int K, int N, const float* W, int ldw, PackedMatri
   out.panels = (N + PANEL - 1) / PANEL;
   const size_t need = (size_t)out.panels * K * PANEL;
   if (need > out.cap) {
-    std::free(out.data);
-    out.data = static_cast<float*>(std::aligned_alloc(64, ((need * sizeof(float)) + 63) / 64 * 64));
-    if (!out.data) {
-      out.cap = 0;
-      throw std::bad_alloc();
-    }
+    free_floats(out.data);
+    out.data = nullptr;
+    out.cap = 0;
+    out.data = alloc_floats(need);
     out.cap = need;
   }
   float* dst = out.data;
@@ -74,7 +72,7 @@ void pack_weights(bool trans, int K, int N, const float* W, int ldw, PackedMatri
 }
 
 void free_packed(PackedMatrix& m) {
-  std::free(m.data);
+  free_floats(m.data);
   m = PackedMatrix{};
 }
 

@@ -89,6 +89,34 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
           float* C, int ldc);
 // y = alpha * op(A) x + beta y; A is [rows, cols] with leading dimension lda.
 void gemv(bool trans, int rows, int cols, float alpha, const float* A, int lda, const float* x, float beta, float* y);
+// Float buffers for the engine's large arrays (kernels.cc): 64-byte aligned, and from 2 MB up
+// on transparent huge pages where the kernel offers them on request (THP "madvise"). A fresh
+// 4 KB-paged buffer faults once per page at first touch: for a 100 MB decoding context that
+// took longer on a VM than the GEMM that fills it. Throws std::bad_alloc; free with free_floats.
+float* alloc_floats(size_t n);
+void free_floats(float* p);
+// An owned alloc_floats buffer (move-only).
+class FloatBuffer {
+ public:
+  FloatBuffer() = default;
+  explicit FloatBuffer(size_t n) : p_(n ? alloc_floats(n) : nullptr), n_(n) {}
+  FloatBuffer(FloatBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+  FloatBuffer& operator=(FloatBuffer&& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  FloatBuffer(const FloatBuffer&) = delete;
+  FloatBuffer& operator=(const FloatBuffer&) = delete;
+  ~FloatBuffer() { free_floats(p_); }
+  float* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  float* p_ = nullptr;
+  size_t n_ = 0;
+};
+
 // A weight packed for gemm_packed (packed_gemm.cc): panels of 32 columns of op(W), k-major.
 struct PackedMatrix {
   int K = 0, N = 0, panels = 0;
@@ -160,7 +188,7 @@ struct AttentionStep {
   float b_att;
   const float* w_beta;
   float b_beta;
-  float* S;             // [B, L, A] out: tanh(P + q), kept for backward
+  float* S;             // [B, L, A] out: tanh(P + q), kept for backward (nullptr: not kept)
   float* alpha;         // out, row stride ldalpha
   size_t ldalpha;
   float* beta;          // out, stride ldbeta
@@ -242,8 +270,9 @@ void lstm_weight_backward(int R, int m, int n, int nD, const float* X, const flo
                           float* dW_x, float* db, float* dX);
 
 // Deep output (output.cc) over R rows: U = tanh(X + HO [L_h; L_z]), UD = dropout(U) from the stream.
+// L_hzPacked: [L_h; L_z] packed (decoding), else nullptr and L_hz goes through the BLAS.
 void deep_output_forward(int R, int m, int nD, const float* HO, const float* L_hz, const float* X, float* U, float* UD, float p,
-                         uint32_t dropSeedHash);
+                         uint32_t dropSeedHash, const PackedMatrix* L_hzPacked = nullptr);
 // dUD in, overwritten by dpre = dUD ⊙ keep/(1-p) ⊙ (1 - U²); then d[L_h; L_z] = HOᵀ dpre,
 // dHO = dpre [L_h; L_z]ᵀ, dX = dpre (all written).
 void deep_output_backward(int R, int m, int nD, const float* HO, const float* L_hz, const float* U, float* dUD, float p, uint32_t dropSeedHash,
@@ -256,6 +285,9 @@ void output_forward(int R, int m, int K, const float* UD, const float* L_o, cons
 void output_backward(int R, int m, int K, const float* UD, const float* L_o, const float* dlogits, float* dL_o, float* db_o, float* dUD);
 // logits (+ b_o) → log_softmax, in place (decoding).
 void log_softmax_rows(int R, int K, float* logits, const float* b_o);
+// The k largest of each row of lp [R, K] that blocked (K flags, or nullptr) allows, best first,
+// ties to the smaller index: ids/vals [R, k]; -1 / -inf where fewer than k are allowed.
+void top_k_rows(int R, int K, const float* lp, const uint8_t* blocked, int k, int* ids, float* vals);
 
 // Optimisers over the flat buffer.
 double sum_squares(const float* g, size_t N);
@@ -332,9 +364,29 @@ struct ActivationGrads {
   float* initScratch;  // [2, B, n]
 };
 
+// A decoding call's images and weights. It captures the weights at prepare_decode: P = a W_a,
+// and the weights of every per-step GEMM packed once (a BLAS call would repack its B operand,
+// up to 63 MB at the default size, at every step of the decoding).
 struct DecodeContext {
-  int numImages;
-  std::vector<float> feats, P, abar;
+  int numImages = 0;
+  FloatBuffer feats, P, abar;
+  PackedMatrix W_h, UWz, W_x, L_hz, L_o;
+  // E[token] W_x of every token decoded so far, computed once per token (row slot[token] of
+  // XW, rows in order of first use; room for all K, of which only the used rows are touched):
+  // beam search feeds back a few thousand distinct words, each at many steps and rows.
+  // Mutable: a cache, filled by decode_step on the JS thread (one call at a time).
+  mutable std::vector<int> slot;
+  mutable FloatBuffer XW;
+  mutable int cachedRows = 0;
+  DecodeContext() = default;
+  DecodeContext(const DecodeContext&) = delete;
+  DecodeContext& operator=(const DecodeContext&) = delete;
+  ~DecodeContext() {
+    for (PackedMatrix* pm : {&W_h, &UWz, &W_x, &L_hz, &L_o}) free_packed(*pm);
+  }
+  size_t bytes() const {
+    return sizeof(float) * (feats.size() + P.size() + abar.size() + XW.size() + W_h.cap + UWz.cap + W_x.cap + L_hz.cap + L_o.cap) + sizeof(int) * slot.capacity();
+  }
 };
 
 class Decoder {
@@ -347,13 +399,20 @@ class Decoder {
   // computeGrad set) overwrites every gradient.
   void forward(const float* params, const StepArgs& a, StepOut& out);
   void backward(const float* params, float* grads, const StepArgs& a, const StepOut& out);
+  // prepare_decode takes its buffers from the last recycled context where they are large
+  // enough: fresh 100 MB buffers cost more in page faults than the projection that fills them.
   void prepare_decode(const float* params, const float* feats, int numImages, DecodeContext& ctx);
+  // Keeps ctx's buffers for the next prepare_decode and leaves ctx empty.
+  void recycle(DecodeContext& ctx);
   void initial_state(const float* params, const DecodeContext& ctx, const int* rowImage, int N, float* h, float* c);
+  // logProbs [N, K] out, or nullptr when only the top k of each row is wanted (topK > 0:
+  // topIds/topLogProbs [N, topK], see top_k_rows).
   void decode_step(const float* params, const DecodeContext& ctx, const int* rowImage, const int* tokens, int N, float* h, float* c,
-                   bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta, int* locations);
+                   bool sample, uint32_t sampleSeed, float* logProbs, float* alpha, float* beta, int* locations, int topK = 0,
+                   const uint8_t* blocked = nullptr, int* topIds = nullptr, float* topLogProbs = nullptr);
   void release();
   size_t workspace_bytes() const {
-    return wsBytes_ + sizeof(float) * (packUWz_.cap + packWh_.cap + packUWzT_.cap + packWhT_.cap);
+    return wsBytes_ + sizeof(float) * (packUWz_.cap + packWh_.cap + packUWzT_.cap + packWhT_.cap) + spare_.bytes();
   }
 
  private:
@@ -377,7 +436,8 @@ class Decoder {
   std::vector<int> loc_;
   std::vector<double> logp_;
   // decoding
-  Buf dq_, dS_, dHZd_, dG2_, dHO2_, dU_, dUD_, dX2_, dctx_, dTC_;
+  DecodeContext spare_;  // a recycled context's buffers
+  Buf dLP_, dq_, dHZd_, dG2_, dHO2_, dU_, dUD_, dX2_, dctx_, dTC_;
 };
 
 }  // namespace sat

@@ -8,7 +8,9 @@ import { delimiter, dirname, join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 
-const root = new URL("..", import.meta.url).pathname;
+// SAT_NATIVE_ROOT: build another checkout's addon with this toolchain lookup (the decode
+// bench builds its baseline commit this way).
+const root = process.env.SAT_NATIVE_ROOT ?? new URL("..", import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 const force = process.argv.includes("--force");
 const strict = force || process.env.SAT_REQUIRE_NATIVE === "1";

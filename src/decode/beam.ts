@@ -17,6 +17,8 @@
  */
 import type { DecodeState, DecoderEngine } from "../model/engine.js";
 import { DECODE_DEFAULTS } from "./defaults.js";
+import { decodeTopWords } from "./top-words.js";
+import { withDecodeContext } from "./context.js";
 
 export interface BeamOptions {
   startId: number;
@@ -80,24 +82,6 @@ function score(logProb: number, length: number, a: number): number {
   return a === 0 ? logProb : logProb / Math.pow(Math.max(1, length), a);
 }
 
-/** Top `k` (value, index) of row `lp` (ties: the smaller index first), skipping suppressed ids. */
-function topK(lp: Float32Array, off: number, K: number, k: number, suppressed: Uint8Array): { v: number; i: number }[] {
-  const best: { v: number; i: number }[] = [];
-  for (let i = 0; i < K; i++) {
-    if (suppressed[i]) continue;
-    const v = lp[off + i];
-    if (best.length === k && v <= best[k - 1].v) continue;
-    let j = best.length < k ? best.length : k - 1;
-    if (best.length < k) best.push({ v, i });
-    else best[j] = { v, i };
-    while (j > 0 && best[j - 1].v < v) {
-      [best[j - 1], best[j]] = [best[j], best[j - 1]];
-      j--;
-    }
-  }
-  return best;
-}
-
 /** The caption ending in node `last` (its <end> node when finished). */
 function spell(last: WordNode | null, logProb: number, finished: boolean, a: number): BeamCaption {
   const nodes: WordNode[] = [];
@@ -129,82 +113,83 @@ export function beamSearch(engine: DecoderEngine, features: Float32Array, numIma
   const suppressedFirst = Uint8Array.from(suppressed);
   if (o.endId >= 0 && o.endId < K) suppressedFirst[o.endId] = 1;
 
-  const ctx = engine.prepareDecode(features, numImages);
-  // Live hypotheses: one row each, kept image-contiguous; rowImage says which image a row decodes.
-  let rowImage = Int32Array.from({ length: numImages }, (_, i) => i);
-  let state: DecodeState = engine.initialState(ctx, rowImage);
-  let tokens = new Int32Array(numImages).fill(o.startId);
-  let hyps: Hyp[] = Array.from({ length: numImages }, () => ({ last: null, logProb: 0 }));
-  const finished: BeamCaption[][] = Array.from({ length: numImages }, () => []);
-  const cut: BeamCaption[][] = Array.from({ length: numImages }, () => []);
+  return withDecodeContext(engine, features, numImages, (ctx) => {
+    // Live hypotheses: one row each, kept image-contiguous; rowImage says which image a row decodes.
+    let rowImage = Int32Array.from({ length: numImages }, (_, i) => i);
+    let state: DecodeState = engine.initialState(ctx, rowImage);
+    let tokens = new Int32Array(numImages).fill(o.startId);
+    let hyps: Hyp[] = Array.from({ length: numImages }, () => ({ last: null, logProb: 0 }));
+    const finished: BeamCaption[][] = Array.from({ length: numImages }, () => []);
+    const cut: BeamCaption[][] = Array.from({ length: numImages }, () => []);
 
-  for (let step = 0; step <= maxLength && hyps.length > 0; step++) {
-    const r = engine.decodeStep(ctx, rowImage, tokens, state, o.sampleLocationsSeed === undefined ? undefined : (o.sampleLocationsSeed + step) >>> 0);
-    const node = (row: number, word: number): WordNode => ({
-      prev: hyps[row].last,
-      word,
-      alpha: r.alpha.slice(row * L, (row + 1) * L),
-      beta: r.beta[row],
-      location: r.locations ? r.locations[row] : undefined,
-    });
-    const lastStep = step === maxLength;
-    const blocked = step === 0 ? suppressedFirst : suppressed;
-    const nextRows: Candidate[] = [];
-    let r0 = 0;
-    while (r0 < hyps.length) {
-      const im = rowImage[r0];
-      let r1 = r0;
-      while (r1 < hyps.length && rowImage[r1] === im) r1++;
-      // Candidates: each row's top beamWidth words (<end> included), then the best beamWidth overall.
-      const cands: Candidate[] = [];
-      for (let row = r0; row < r1; row++) {
-        for (const c of topK(r.logProbs, row * K, K, beamWidth, blocked)) cands.push({ parent: row, word: c.i, logProb: hyps[row].logProb + c.v });
+    for (let step = 0; step <= maxLength && hyps.length > 0; step++) {
+      const blocked = step === 0 ? suppressedFirst : suppressed;
+      const r = decodeTopWords(engine, ctx, rowImage, tokens, state, beamWidth, blocked, o.sampleLocationsSeed === undefined ? undefined : (o.sampleLocationsSeed + step) >>> 0);
+      const node = (row: number, word: number): WordNode => ({
+        prev: hyps[row].last,
+        word,
+        alpha: r.alpha.slice(row * L, (row + 1) * L),
+        beta: r.beta[row],
+        location: r.locations ? r.locations[row] : undefined,
+      });
+      const lastStep = step === maxLength;
+      const nextRows: Candidate[] = [];
+      let r0 = 0;
+      while (r0 < hyps.length) {
+        const im = rowImage[r0];
+        let r1 = r0;
+        while (r1 < hyps.length && rowImage[r1] === im) r1++;
+        // Candidates: each row's top beamWidth words (<end> included), then the best beamWidth overall.
+        const cands: Candidate[] = [];
+        for (let row = r0; row < r1; row++) {
+          for (let j = row * beamWidth; j < (row + 1) * beamWidth && r.topIds[j] >= 0; j++) cands.push({ parent: row, word: r.topIds[j], logProb: hyps[row].logProb + r.topLogProbs[j] });
+        }
+        cands.sort((x, y) => y.logProb - x.logProb || x.parent - y.parent || x.word - y.word);
+        const live: Candidate[] = [];
+        for (const c of cands) {
+          if (finished[im].length >= beamWidth || live.length >= beamWidth) break;
+          if (c.word === o.endId) {
+            finished[im].push(spell(node(c.parent, c.word), c.logProb, true, a));
+          } else if (!lastStep) {
+            live.push(c);
+          } // at lastStep another word would exceed maxLength: only <end> may still follow
+        }
+        if (lastStep) {
+          // Hypotheses that never emitted <end>: kept as captions cut at maxLength.
+          for (let row = r0; row < r1; row++) cut[im].push(spell(hyps[row].last, hyps[row].logProb, false, a));
+        }
+        let done = finished[im].length >= beamWidth;
+        // Without length normalisation log p only falls: once topN finished captions beat every
+        // live hypothesis, this image is done.
+        if (!done && a === 0 && finished[im].length >= topN) {
+          const threshold = finished[im].map((f) => f.logProb).sort((x, y) => y - x)[topN - 1];
+          done = live.every((c) => c.logProb <= threshold);
+        }
+        if (!done) nextRows.push(...live);
+        r0 = r1;
       }
-      cands.sort((x, y) => y.logProb - x.logProb || x.parent - y.parent || x.word - y.word);
-      const live: Candidate[] = [];
-      for (const c of cands) {
-        if (finished[im].length >= beamWidth || live.length >= beamWidth) break;
-        if (c.word === o.endId) {
-          finished[im].push(spell(node(c.parent, c.word), c.logProb, true, a));
-        } else if (!lastStep) {
-          live.push(c);
-        } // at lastStep another word would exceed maxLength: only <end> may still follow
-      }
-      if (lastStep) {
-        // Hypotheses that never emitted <end>: kept as captions cut at maxLength.
-        for (let row = r0; row < r1; row++) cut[im].push(spell(hyps[row].last, hyps[row].logProb, false, a));
-      }
-      let done = finished[im].length >= beamWidth;
-      // Without length normalisation log p only falls: once topN finished captions beat every
-      // live hypothesis, this image is done.
-      if (!done && a === 0 && finished[im].length >= topN) {
-        const threshold = finished[im].map((f) => f.logProb).sort((x, y) => y - x)[topN - 1];
-        done = live.every((c) => c.logProb <= threshold);
-      }
-      if (!done) nextRows.push(...live);
-      r0 = r1;
+      // Gather the survivors' states and histories.
+      const N = nextRows.length;
+      const h = new Float32Array(N * n);
+      const c = new Float32Array(N * n);
+      const newImage = new Int32Array(N);
+      const newTokens = new Int32Array(N);
+      const newHyps: Hyp[] = new Array<Hyp>(N);
+      nextRows.forEach((cand, i) => {
+        h.set(state.h.subarray(cand.parent * n, (cand.parent + 1) * n), i * n);
+        c.set(state.c.subarray(cand.parent * n, (cand.parent + 1) * n), i * n);
+        newImage[i] = rowImage[cand.parent];
+        newTokens[i] = cand.word;
+        newHyps[i] = { last: node(cand.parent, cand.word), logProb: cand.logProb };
+      });
+      state = { h, c };
+      rowImage = newImage;
+      tokens = newTokens;
+      hyps = newHyps;
     }
-    // Gather the survivors' states and histories.
-    const N = nextRows.length;
-    const h = new Float32Array(N * n);
-    const c = new Float32Array(N * n);
-    const newImage = new Int32Array(N);
-    const newTokens = new Int32Array(N);
-    const newHyps: Hyp[] = new Array<Hyp>(N);
-    nextRows.forEach((cand, i) => {
-      h.set(state.h.subarray(cand.parent * n, (cand.parent + 1) * n), i * n);
-      c.set(state.c.subarray(cand.parent * n, (cand.parent + 1) * n), i * n);
-      newImage[i] = rowImage[cand.parent];
-      newTokens[i] = cand.word;
-      newHyps[i] = { last: node(cand.parent, cand.word), logProb: cand.logProb };
+    return finished.map((f, im) => {
+      const pool = f.length > 0 ? f : cut[im];
+      return [...pool].sort((x, y) => y.score - x.score).slice(0, topN);
     });
-    state = { h, c };
-    rowImage = newImage;
-    tokens = newTokens;
-    hyps = newHyps;
-  }
-  return finished.map((f, im) => {
-    const pool = f.length > 0 ? f : cut[im];
-    return [...pool].sort((x, y) => y.score - x.score).slice(0, topN);
   });
 }

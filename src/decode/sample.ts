@@ -9,6 +9,7 @@ import type { DecoderEngine } from "../model/engine.js";
 import type { SeededRandom } from "../util/rng.js";
 import { entropy } from "../model/reference.js";
 import type { DecodeSettings } from "./greedy.js";
+import { withDecodeContext } from "./context.js";
 
 export interface SampledCaption {
   /** Word ids, without <start>/<end>. */
@@ -32,48 +33,49 @@ export interface SampleResult {
 export function sampleDecode(engine: DecoderEngine, features: Float32Array, numImages: number, rowImage: Int32Array, rng: SeededRandom, s: DecodeSettings): SampleResult {
   const { vocabSize: K, numLocations: L } = engine.config;
   const N = rowImage.length;
-  const ctx = engine.prepareDecode(features, numImages);
-  const state = engine.initialState(ctx, rowImage);
-  const tokens = new Int32Array(N).fill(s.startId);
-  const out: SampledCaption[] = Array.from({ length: N }, () => ({ tokens: [], finished: false, logProb: 0 }));
-  const done = new Uint8Array(N);
-  let entropySum = 0;
-  let entropyCount = 0;
-  for (let t = 0; t < s.maxLength; t++) {
-    const r = engine.decodeStep(ctx, rowImage, tokens, state);
-    let active = 0;
-    for (let i = 0; i < N; i++) {
-      if (done[i]) continue;
-      const cap = out[i];
-      const lp = r.logProbs.subarray(i * K, (i + 1) * K);
-      // Inverse-CDF draw of the next word.
-      let w = -1;
-      let u = rng.next();
-      for (let k = 0; k < K; k++) {
-        u -= Math.exp(lp[k]);
-        if (u < 0) {
-          w = k;
-          break;
+  return withDecodeContext(engine, features, numImages, (ctx) => {
+    const state = engine.initialState(ctx, rowImage);
+    const tokens = new Int32Array(N).fill(s.startId);
+    const out: SampledCaption[] = Array.from({ length: N }, () => ({ tokens: [], finished: false, logProb: 0 }));
+    const done = new Uint8Array(N);
+    let entropySum = 0;
+    let entropyCount = 0;
+    for (let t = 0; t < s.maxLength; t++) {
+      const r = engine.decodeStep(ctx, rowImage, tokens, state);
+      let active = 0;
+      for (let i = 0; i < N; i++) {
+        if (done[i]) continue;
+        const cap = out[i];
+        const lp = r.logProbs.subarray(i * K, (i + 1) * K);
+        // Inverse-CDF draw of the next word.
+        let w = -1;
+        let u = rng.next();
+        for (let k = 0; k < K; k++) {
+          u -= Math.exp(lp[k]);
+          if (u < 0) {
+            w = k;
+            break;
+          }
         }
+        if (w < 0) w = argmax(lp); // u beyond the float sum of p: rounding, take the mode
+        cap.logProb += lp[w];
+        entropySum += entropy(r.alpha.subarray(i * L, (i + 1) * L));
+        entropyCount++;
+        if (w === s.endId) {
+          cap.finished = true;
+          done[i] = 1;
+        } else {
+          cap.tokens.push(w);
+          // maxLength words and no <end>: the caption is cut here.
+          if (cap.tokens.length >= s.maxLength) done[i] = 1;
+          else active++;
+        }
+        tokens[i] = w;
       }
-      if (w < 0) w = argmax(lp); // u beyond the float sum of p: rounding, take the mode
-      cap.logProb += lp[w];
-      entropySum += entropy(r.alpha.subarray(i * L, (i + 1) * L));
-      entropyCount++;
-      if (w === s.endId) {
-        cap.finished = true;
-        done[i] = 1;
-      } else {
-        cap.tokens.push(w);
-        // maxLength words and no <end>: the caption is cut here.
-        if (cap.tokens.length >= s.maxLength) done[i] = 1;
-        else active++;
-      }
-      tokens[i] = w;
+      if (active === 0) break;
     }
-    if (active === 0) break;
-  }
-  return { captions: out, attentionEntropy: entropyCount ? entropySum / entropyCount : 0 };
+    return { captions: out, attentionEntropy: entropyCount ? entropySum / entropyCount : 0 };
+  });
 }
 
 function argmax(a: Float32Array): number {

@@ -76,6 +76,17 @@ export interface DecodeStepResult {
   locations?: Int32Array;
 }
 
+/** decodeStepTop's result: the best `k` words of each row instead of the whole distribution. */
+export interface DecodeTopResult {
+  /** [N, k] word ids, best first (ties: the smaller id); -1 past the words `blocked` allows. */
+  topIds: Int32Array;
+  /** [N, k] their log p (-Infinity past the allowed words). */
+  topLogProbs: Float32Array;
+  alpha: Float32Array;
+  beta: Float32Array;
+  locations?: Int32Array;
+}
+
 /** Per-image decoding context: features plus the once-per-image projection W_a a + b_a. */
 export interface DecodeContext {
   numImages: number;
@@ -98,8 +109,18 @@ export interface DecoderEngine {
   readonly grads: FloatArray;
   forwardBackward(batch: TrainBatch, opts: StepOptions): StepResult;
 
-  /** Prepares decoding of `numImages` images ([numImages, L, D]). */
+  /**
+   * Prepares decoding of `numImages` images ([numImages, L, D]). The context captures the
+   * weights as they are now; prepare a new one after changing the parameters.
+   */
   prepareDecode(features: Float32Array, numImages: number): DecodeContext;
+  /**
+   * Ends a decoding early: the context's memory (features, projections and packed weights, a
+   * few hundred MB for a large batch) goes back to the engine for its next prepareDecode
+   * instead of waiting for the garbage collector. The context cannot decode after this.
+   * Optional (the reference engine keeps nothing per context).
+   */
+  releaseDecode?(ctx: DecodeContext): void;
   /** Initial state for `rowImage.length` rows; row r decodes image rowImage[r]. */
   initialState(ctx: DecodeContext, rowImage: Int32Array): DecodeState;
   /**
@@ -108,6 +129,13 @@ export interface DecoderEngine {
    * (the expectation) unless `sampleSeed` is given for hard-attention sampling.
    */
   decodeStep(ctx: DecodeContext, rowImage: Int32Array, tokens: Int32Array, state: DecodeState, sampleSeed?: number): DecodeStepResult;
+  /**
+   * decodeStep, returning the `k` most probable words of each row that `blocked` (K flags)
+   * allows instead of the whole distribution: what beam search needs, without N·K floats a
+   * step. Optional: src/decode/top-words.ts computes the same from decodeStep where an engine
+   * lacks it.
+   */
+  decodeStepTop?(ctx: DecodeContext, rowImage: Int32Array, tokens: Int32Array, state: DecodeState, k: number, blocked: Uint8Array, sampleSeed?: number): DecodeTopResult;
   /**
    * One optimiser update of params from grads (docs/engine.md, "Optimisers"): clipping,
    * weight decay, then Adam or RMSProp. `step` counts updates from 1 (Adam bias correction).

@@ -11,6 +11,7 @@ import type {
   DecodeContext,
   DecodeState,
   DecodeStepResult,
+  DecodeTopResult,
   DecoderEngine,
   OptimizerKind,
   OptimizerSettings,
@@ -45,9 +46,11 @@ interface AddonEngine {
   forwardBackward(o: AddonStep): { loss: number; nll: number; penalty: number; attentionEntropy: number; tokens: number };
   prepareDecode(o: { params: Float32Array; features: Float32Array; numImages: number }): AddonContext;
   initialState(o: AddonDecodeRows & { h: Float32Array; c: Float32Array }): void;
+  releaseDecode(o: { ctx: AddonContext }): void;
   decodeStep(o: AddonDecodeRows & {
     tokens: Int32Array; h: Float32Array; c: Float32Array; sampleSeed?: number;
-    logProbs: Float32Array; alpha: Float32Array; beta: Float32Array; locations?: Int32Array;
+    logProbs?: Float32Array; alpha: Float32Array; beta: Float32Array; locations?: Int32Array;
+    topK?: number; blocked?: Uint8Array; topIds?: Int32Array; topLogProbs?: Float32Array;
   }): void;
   optimizerStep(o: {
     params: Float32Array; grads: Float32Array; kind: number; lr: number; beta1: number; beta2: number; rho: number; eps: number;
@@ -198,6 +201,10 @@ export class NativeEngine implements DecoderEngine {
     return ctx;
   }
 
+  releaseDecode(ctx: DecodeContext): void {
+    this.e.releaseDecode({ ctx: this.context(ctx, "releaseDecode") });
+  }
+
   private context(ctx: DecodeContext, fn: string): AddonContext {
     const h = this.contexts.get(ctx);
     if (h === undefined) throw new Error(`${fn}: ctx was not returned by this engine's prepareDecode`);
@@ -224,6 +231,21 @@ export class NativeEngine implements DecoderEngine {
       sampleSeed: sampleSeed === undefined ? undefined : sampleSeed >>> 0, logProbs, alpha, beta, locations,
     });
     return locations ? { logProbs, alpha, beta, locations } : { logProbs, alpha, beta };
+  }
+
+  decodeStepTop(ctx: DecodeContext, rowImage: Int32Array, tokens: Int32Array, state: DecodeState, k: number, blocked: Uint8Array, sampleSeed?: number): DecodeTopResult {
+    const N = rowImage.length;
+    const L = this.config.numLocations;
+    const topIds = new Int32Array(N * k);
+    const topLogProbs = new Float32Array(N * k);
+    const alpha = new Float32Array(N * L);
+    const beta = new Float32Array(N);
+    const locations = sampleSeed === undefined ? undefined : new Int32Array(N);
+    this.e.decodeStep({
+      params: this.params, ctx: this.context(ctx, "decodeStepTop"), rowImage, tokens, h: state.h, c: state.c,
+      sampleSeed: sampleSeed === undefined ? undefined : sampleSeed >>> 0, alpha, beta, locations, topK: k, blocked, topIds, topLogProbs,
+    });
+    return locations ? { topIds, topLogProbs, alpha, beta, locations } : { topIds, topLogProbs, alpha, beta };
   }
 
   optimizerState(kind: OptimizerKind): Float32Array[] {

@@ -7,6 +7,8 @@ import { ReferenceEngine } from "../../src/model/reference.js";
 import { SeededRandom } from "../../src/util/rng.js";
 import { createNativeEngine } from "../../src/native/engine.js";
 import { beamSearch } from "../../src/decode/beam.js";
+import { topWordsOfRow } from "../../src/decode/top-words.js";
+import type { DecodeTopResult } from "../../src/model/engine.js";
 
 const config = resolveModelConfig({ vocabSize: 40, embedDim: 16, hiddenDim: 24, attnDim: 12, featureDim: 10, numLocations: 49 });
 const native0 = createNativeEngine(config);
@@ -47,4 +49,70 @@ test("beam search: native and reference agree on captions, scores and α", { ski
     for (const l of a[i][0].locations!) assert.ok(l >= 0 && l < config.numLocations);
   }
   native.dispose();
+});
+
+test("decodeStepTop: the native selection equals the same selection over decodeStep's log p, bit for bit", { skip }, () => {
+  const rng = new SeededRandom(12);
+  const params = new Float32Array(paramLayout(config).total).map(() => 0.6 * rng.normal());
+  const N = 3;
+  const features = new Float32Array(N * config.numLocations * config.featureDim).map(() => Math.abs(rng.normal()));
+  const native = createNativeEngine(config, params);
+  assert.ok(native?.decodeStepTop);
+  const K = config.vocabSize;
+  // Rows on images 0, 2, 2, 1 with repeated tokens: the E W_x cache sees a token twice in one step.
+  const rowImage = Int32Array.from([0, 2, 2, 1]);
+  const blocked = new Uint8Array(K);
+  for (let i = 0; i < K; i += 3) blocked[i] = 1;
+  // k = 20 of the 26 allowed words; k = 30 runs past them (ids -1, log p -Infinity).
+  for (const [k, seed] of [[3, undefined], [20, 5], [30, undefined]] as const) {
+    const ctxA = native.prepareDecode(features, N);
+    const ctxB = native.prepareDecode(features, N);
+    const sA = native.initialState(ctxA, rowImage);
+    const sB = native.initialState(ctxB, rowImage);
+    let tokens = Int32Array.from([1, 4, 4, 7]);
+    for (let step = 0; step < 4; step++) {
+      const full = native.decodeStep(ctxA, rowImage, tokens, sA, seed);
+      const top: DecodeTopResult = native.decodeStepTop(ctxB, rowImage, tokens, sB, k, blocked, seed);
+      const ids = new Int32Array(rowImage.length * k);
+      const vals = new Float32Array(rowImage.length * k);
+      for (let r = 0; r < rowImage.length; r++) topWordsOfRow(full.logProbs, r * K, K, k, blocked, ids, vals, r * k);
+      assert.deepEqual(top.topIds, ids, `k ${k} step ${step}: ids`);
+      assert.deepEqual(top.topLogProbs, vals, `k ${k} step ${step}: log p`);
+      assert.deepEqual([top.alpha, top.beta, top.locations], [full.alpha, full.beta, full.locations]);
+      assert.deepEqual([sB.h, sB.c], [sA.h, sA.c]);
+      for (let r = 0; r < rowImage.length; r++) {
+        const row: number[] = [...top.topIds.subarray(r * k, (r + 1) * k)];
+        const allowed: number[] = row.filter((i) => i >= 0);
+        assert.equal(allowed.length, Math.min(k, K - Math.ceil(K / 3)));
+        assert.ok(allowed.every((i) => !blocked[i]));
+        const lp = top.topLogProbs.subarray(r * k, r * k + allowed.length);
+        for (let j = 1; j < lp.length; j++) assert.ok(lp[j - 1] >= lp[j], "best first");
+      }
+      tokens = Int32Array.from({ length: rowImage.length }, (_, r) => top.topIds[r * k]);
+    }
+  }
+  native.dispose();
+});
+
+test("releaseDecode: a context's recycled buffers decode the next images exactly as fresh ones; a released context refuses to decode", { skip }, () => {
+  const rng = new SeededRandom(13);
+  const params = new Float32Array(paramLayout(config).total).map(() => 0.6 * rng.normal());
+  const LD = config.numLocations * config.featureDim;
+  const big = new Float32Array(5 * LD).map(() => Math.abs(rng.normal()));
+  const small = new Float32Array(2 * LD).map(() => Math.abs(rng.normal()));
+  const opts = { startId: 1, endId: 2, beamWidth: 3, maxLength: 8, topN: 3 };
+  const fresh = createNativeEngine(config, params)!;
+  const expected = beamSearch(fresh, small, 2, opts);
+  fresh.dispose();
+  const reused = createNativeEngine(config, params)!;
+  // beamSearch releases its context: the second call runs on the first call's buffers (larger,
+  // and holding another image set's features, projections and E W_x rows).
+  beamSearch(reused, big, 5, opts);
+  assert.deepEqual(beamSearch(reused, small, 2, opts), expected);
+  const ctx = reused.prepareDecode(small, 2);
+  const state = reused.initialState(ctx, Int32Array.from([0, 1]));
+  reused.releaseDecode(ctx);
+  assert.throws(() => reused.decodeStep(ctx, Int32Array.from([0, 1]), Int32Array.from([1, 1]), state), /ctx was released \(releaseDecode\)/);
+  assert.throws(() => reused.releaseDecode(ctx), /ctx was released/);
+  reused.dispose();
 });

@@ -102,6 +102,14 @@ test("wrong buffer lengths are refused, naming the field and the expected length
     params: new Float32Array(total), grads: new Float32Array(total), kind: 0, lr: 1e-3, beta1: 0.9, beta2: 0.999, rho: 0.9, eps: 1e-8,
     weightDecay: 0, clipNorm: 0, step: 1, state1: new Float32Array(total), state2: new Float32Array(3),
   }), /optimizerStep: state2 has 3 floats/);
+  // The top-k form: k in [1, K], its outputs sized rows*topK, blocked K flags, logProbs optional.
+  const top = { ...decodeArgs(ctx), logProbs: undefined, topK: 3, blocked: new Uint8Array(13), topIds: new Int32Array(6), topLogProbs: new Float32Array(6) };
+  e.decodeStep(top as never);
+  assert.throws(() => e.decodeStep({ ...top, topK: 14 } as never), /decodeStep: topK must be an integer in \[1, 13\]/);
+  assert.throws(() => e.decodeStep({ ...top, topIds: new Int32Array(5) } as never), /decodeStep: topIds has 5 ints, expected rows\*topK = 6/);
+  assert.throws(() => e.decodeStep({ ...top, topLogProbs: new Float32Array(7) } as never), /decodeStep: topLogProbs has 7 floats/);
+  assert.throws(() => e.decodeStep({ ...top, blocked: new Uint8Array(12) } as never), /decodeStep: blocked has 12 bytes, expected K = 13/);
+  assert.throws(() => e.decodeStep({ ...top, blocked: new Int32Array(13) } as never), /decodeStep: blocked must be a Uint8Array/);
   // A transferred (detached) buffer has no memory left: its length no longer matches.
   const h = new Float32Array(16);
   structuredClone(h.buffer, { transfer: [h.buffer] });
