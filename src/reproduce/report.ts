@@ -149,7 +149,8 @@ export function finishedSeeds(state: RunState, seeds: number[]): number[] {
 export function buildReport(state: RunState, protocol: ResolvedProtocol, layout: RunLayout, plannedSeeds: number[]): ReproduceReport {
   const seeds = finishedSeeds(state, plannedSeeds);
   const variants = Object.fromEntries(SEED_VARIANTS.map((v) => [v, buildVariant(state, protocol, layout, v, seeds)])) as Record<Variant, VariantReport>;
-  const stages = Object.fromEntries(Object.entries(state.stages).map(([id, r]) => [id, Math.round(r.seconds * 10) / 10]));
+  // Finished stages only: an unfinished run's report leaves out the stage it stopped in.
+  const stages = Object.fromEntries(Object.entries(state.stages).filter(([, r]) => r.done).map(([id, r]) => [id, Math.round(r.seconds * 10) / 10]));
   const oneSeedSeconds: Record<string, number> = {};
   for (const seed of seeds) {
     const own = Object.keys(state.stages).filter((id) => id.includes(`-seed${seed}`) && !id.startsWith("figures"));

@@ -123,8 +123,11 @@ test("sat reproduce flickr8k: killed anywhere and resumed, it reports what an un
   const stopped = await b.exited;
   assert.equal(stopped.code, 130, stopped.stderr);
   assert.match(stopped.stderr, /interrupted; rerun the same command to continue \(.*report\.md has the 1 finished seed\)/);
-  const partial = JSON.parse(readFileSync(join(outB, "report.json"), "utf8")) as { seeds: number[]; plannedSeeds: number[] };
+  const partial = JSON.parse(readFileSync(join(outB, "report.json"), "utf8")) as { seeds: number[]; plannedSeeds: number[]; timings: { stages: Record<string, number> } };
   assert.deepEqual([partial.seeds, partial.plannedSeeds], [[1], [1, 2]]);
+  const stateNow = readState(outB)!;
+  assert.ok(Object.keys(partial.timings.stages).every((id) => stateNow.stages[id]?.done), "the report times finished stages only");
+  assert.ok(Object.keys(stateNow.stages).some((id) => !stateNow.stages[id].done), "the stage it stopped in is in the state, unfinished");
   assert.match(readFileSync(join(outB, "report.md"), "utf8"), /\*\*Unfinished run:\*\* 1 of the 2 seeds/);
 
   // Another --seeds or --data is refused, naming it, before anything runs.
