@@ -97,8 +97,8 @@ void Decoder::release() {
                  &dU_, &dUD_, &dX2_, &dctx_, &dTC_})
     free_buf(*b);
   for (PackedMatrix* pm : {&packUWz_, &packWh_, &packUWzT_, &packWhT_}) free_packed(*pm);
-  for (FloatBuffer* b : {&spare_.feats, &spare_.P, &spare_.abar, &spare_.XW}) *b = FloatBuffer();
-  for (PackedMatrix* pm : {&spare_.W_h, &spare_.UWz, &spare_.W_x, &spare_.L_hz, &spare_.L_o}) free_packed(*pm);
+  for (FloatBuffer* b : spare_.buffers()) *b = FloatBuffer();
+  for (PackedMatrix* pm : spare_.packs()) free_packed(*pm);
   loc_ = std::vector<int>();
   logp_ = std::vector<double>();
   acts_ = Activations{};
@@ -359,8 +359,7 @@ void Decoder::prepare_decode(const float* W, const float* feats, int numImages, 
   take(ctx.abar, spare_.abar, (size_t)numImages * D);
   take(ctx.XW, spare_.XW, (size_t)K * 4 * n);
   // pack_weights reuses a PackedMatrix's memory when it is large enough.
-  for (auto [mine, spare] : {std::pair{&ctx.W_h, &spare_.W_h}, {&ctx.UWz, &spare_.UWz}, {&ctx.W_x, &spare_.W_x}, {&ctx.L_hz, &spare_.L_hz}, {&ctx.L_o, &spare_.L_o}})
-    std::swap(*mine, *spare);
+  for (int i = 0; i < 5; i++) std::swap(*ctx.packs()[i], *spare_.packs()[i]);
   prof.lap(0, "p.copy");
   attention_project_forward(numImages * L, D, A, ctx.feats.data(), W + off.W_a, ctx.P.data());
   prof.lap(1, "p.P");
@@ -378,13 +377,13 @@ void Decoder::prepare_decode(const float* W, const float* feats, int numImages, 
 }
 
 void Decoder::recycle(DecodeContext& ctx) {
-  for (auto [mine, spare] : {std::pair{&ctx.feats, &spare_.feats}, {&ctx.P, &spare_.P}, {&ctx.abar, &spare_.abar}, {&ctx.XW, &spare_.XW}}) {
-    *spare = std::move(*mine);
-    *mine = FloatBuffer();  // frees the spare's previous buffer, now in *mine
+  for (int i = 0; i < 4; i++) {
+    *spare_.buffers()[i] = std::move(*ctx.buffers()[i]);
+    *ctx.buffers()[i] = FloatBuffer();  // frees the spare's previous buffer, now in ctx's
   }
-  for (auto [mine, spare] : {std::pair{&ctx.W_h, &spare_.W_h}, {&ctx.UWz, &spare_.UWz}, {&ctx.W_x, &spare_.W_x}, {&ctx.L_hz, &spare_.L_hz}, {&ctx.L_o, &spare_.L_o}}) {
-    std::swap(*mine, *spare);
-    free_packed(*mine);
+  for (int i = 0; i < 5; i++) {
+    std::swap(*ctx.packs()[i], *spare_.packs()[i]);
+    free_packed(*ctx.packs()[i]);
   }
   ctx.numImages = 0;
   ctx.slot.clear();

@@ -11,6 +11,7 @@
 #include <string>
 #include <cmath>
 #include <algorithm>
+#include <array>
 #include <vector>
 
 namespace sat {
@@ -89,10 +90,10 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
           float* C, int ldc);
 // y = alpha * op(A) x + beta y; A is [rows, cols] with leading dimension lda.
 void gemv(bool trans, int rows, int cols, float alpha, const float* A, int lda, const float* x, float beta, float* y);
-// Float buffers for the engine's large arrays (kernels.cc): 64-byte aligned, and from 2 MB up
-// on transparent huge pages where the kernel offers them on request (THP "madvise"). A fresh
-// 4 KB-paged buffer faults once per page at first touch: for a 100 MB decoding context that
-// took longer on a VM than the GEMM that fills it. Throws std::bad_alloc; free with free_floats.
+// Float buffers for the engine's large arrays (kernels.cc): 64-byte aligned. Throws
+// std::bad_alloc; free with free_floats. (Huge pages via madvise were tried for the decoding
+// contexts and were slower: the kernel compacted memory at each fault. Reusing buffers, see
+// Decoder::recycle, is what avoids the first-touch page faults.)
 float* alloc_floats(size_t n);
 void free_floats(float* p);
 // An owned alloc_floats buffer (move-only).
@@ -382,8 +383,11 @@ struct DecodeContext {
   DecodeContext(const DecodeContext&) = delete;
   DecodeContext& operator=(const DecodeContext&) = delete;
   ~DecodeContext() {
-    for (PackedMatrix* pm : {&W_h, &UWz, &W_x, &L_hz, &L_o}) free_packed(*pm);
+    for (PackedMatrix* pm : packs()) free_packed(*pm);
   }
+  // Every buffer and packed weight, in one order (prepare_decode, recycle and release walk them).
+  std::array<FloatBuffer*, 4> buffers() { return {&feats, &P, &abar, &XW}; }
+  std::array<PackedMatrix*, 5> packs() { return {&W_h, &UWz, &W_x, &L_hz, &L_o}; }
   size_t bytes() const {
     return sizeof(float) * (feats.size() + P.size() + abar.size() + XW.size() + W_h.cap + UWz.cap + W_x.cap + L_hz.cap + L_o.cap) + sizeof(int) * slot.capacity();
   }

@@ -220,32 +220,30 @@ export class NativeEngine implements DecoderEngine {
   }
 
   decodeStep(ctx: DecodeContext, rowImage: Int32Array, tokens: Int32Array, state: DecodeState, sampleSeed?: number): DecodeStepResult {
-    const N = rowImage.length;
-    const { vocabSize: K, numLocations: L } = this.config;
-    const logProbs = new Float32Array(N * K);
-    const alpha = new Float32Array(N * L);
-    const beta = new Float32Array(N);
-    const locations = sampleSeed === undefined ? undefined : new Int32Array(N);
-    this.e.decodeStep({
-      params: this.params, ctx: this.context(ctx, "decodeStep"), rowImage, tokens, h: state.h, c: state.c,
-      sampleSeed: sampleSeed === undefined ? undefined : sampleSeed >>> 0, logProbs, alpha, beta, locations,
-    });
-    return locations ? { logProbs, alpha, beta, locations } : { logProbs, alpha, beta };
+    const logProbs = new Float32Array(rowImage.length * this.config.vocabSize);
+    return { logProbs, ...this.step("decodeStep", ctx, rowImage, tokens, state, sampleSeed, { logProbs }) };
   }
 
   decodeStepTop(ctx: DecodeContext, rowImage: Int32Array, tokens: Int32Array, state: DecodeState, k: number, blocked: Uint8Array, sampleSeed?: number): DecodeTopResult {
+    const topIds = new Int32Array(rowImage.length * k);
+    const topLogProbs = new Float32Array(rowImage.length * k);
+    return { topIds, topLogProbs, ...this.step("decodeStepTop", ctx, rowImage, tokens, state, sampleSeed, { topK: k, blocked, topIds, topLogProbs }) };
+  }
+
+  /** The addon's decodeStep with the outputs both forms share (α, β, sampled locations) and `out`. */
+  private step(
+    fn: string, ctx: DecodeContext, rowImage: Int32Array, tokens: Int32Array, state: DecodeState, sampleSeed: number | undefined,
+    out: { logProbs?: Float32Array; topK?: number; blocked?: Uint8Array; topIds?: Int32Array; topLogProbs?: Float32Array },
+  ): { alpha: Float32Array; beta: Float32Array; locations?: Int32Array } {
     const N = rowImage.length;
-    const L = this.config.numLocations;
-    const topIds = new Int32Array(N * k);
-    const topLogProbs = new Float32Array(N * k);
-    const alpha = new Float32Array(N * L);
+    const alpha = new Float32Array(N * this.config.numLocations);
     const beta = new Float32Array(N);
     const locations = sampleSeed === undefined ? undefined : new Int32Array(N);
     this.e.decodeStep({
-      params: this.params, ctx: this.context(ctx, "decodeStepTop"), rowImage, tokens, h: state.h, c: state.c,
-      sampleSeed: sampleSeed === undefined ? undefined : sampleSeed >>> 0, alpha, beta, locations, topK: k, blocked, topIds, topLogProbs,
+      params: this.params, ctx: this.context(ctx, fn), rowImage, tokens, h: state.h, c: state.c,
+      sampleSeed: sampleSeed === undefined ? undefined : sampleSeed >>> 0, alpha, beta, locations, ...out,
     });
-    return locations ? { topIds, topLogProbs, alpha, beta, locations } : { topIds, topLogProbs, alpha, beta };
+    return locations ? { alpha, beta, locations } : { alpha, beta };
   }
 
   optimizerState(kind: OptimizerKind): Float32Array[] {

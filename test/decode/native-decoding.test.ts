@@ -15,12 +15,23 @@ const native0 = createNativeEngine(config);
 const skip = !native0 && process.env.SAT_REQUIRE_NATIVE !== "1" ? "native engine not built" : false;
 native0?.dispose();
 
-test("beam search: native and reference agree on captions, scores and α", { skip }, () => {
-  const rng = new SeededRandom(11);
-  // Weights well above the init scale so the distributions are peaked and attention is not uniform.
+/**
+ * Weights well above the init scale (peaked distributions, attention far from uniform) and
+ * `images` images of |N(0,1)| features, from one seeded stream.
+ */
+function peakedModel(seed: number, ...images: number[]): { params: Float32Array; features: Float32Array[] } {
+  const rng = new SeededRandom(seed);
   const params = new Float32Array(paramLayout(config).total).map(() => 0.6 * rng.normal());
+  const features = images.map((n) => new Float32Array(n * config.numLocations * config.featureDim).map(() => Math.abs(rng.normal())));
+  return { params, features };
+}
+
+test("beam search: native and reference agree on captions, scores and α", { skip }, () => {
   const N = 4;
-  const features = new Float32Array(N * config.numLocations * config.featureDim).map(() => Math.abs(rng.normal()));
+  const {
+    params,
+    features: [features],
+  } = peakedModel(11, N);
   const native = createNativeEngine(config, params);
   assert.ok(native);
   const ref = new ReferenceEngine(config, Float32Array.from(params));
@@ -52,10 +63,11 @@ test("beam search: native and reference agree on captions, scores and α", { ski
 });
 
 test("decodeStepTop: the native selection equals the same selection over decodeStep's log p, bit for bit", { skip }, () => {
-  const rng = new SeededRandom(12);
-  const params = new Float32Array(paramLayout(config).total).map(() => 0.6 * rng.normal());
   const N = 3;
-  const features = new Float32Array(N * config.numLocations * config.featureDim).map(() => Math.abs(rng.normal()));
+  const {
+    params,
+    features: [features],
+  } = peakedModel(12, N);
   const native = createNativeEngine(config, params);
   assert.ok(native?.decodeStepTop);
   const K = config.vocabSize;
@@ -95,11 +107,10 @@ test("decodeStepTop: the native selection equals the same selection over decodeS
 });
 
 test("releaseDecode: a context's recycled buffers decode the next images exactly as fresh ones; a released context refuses to decode", { skip }, () => {
-  const rng = new SeededRandom(13);
-  const params = new Float32Array(paramLayout(config).total).map(() => 0.6 * rng.normal());
-  const LD = config.numLocations * config.featureDim;
-  const big = new Float32Array(5 * LD).map(() => Math.abs(rng.normal()));
-  const small = new Float32Array(2 * LD).map(() => Math.abs(rng.normal()));
+  const {
+    params,
+    features: [big, small],
+  } = peakedModel(13, 5, 2);
   const opts = { startId: 1, endId: 2, beamWidth: 3, maxLength: 8, topN: 3 };
   const fresh = createNativeEngine(config, params)!;
   const expected = beamSearch(fresh, small, 2, opts);
