@@ -20,7 +20,7 @@ import { ImageError, prepareImage, type PreparedImage } from "../data/images.js"
 import type { Encoder } from "../encoder/encoder.js";
 import { ModelFileError } from "../model/model-dir.js";
 import { renderSingleMap } from "../viz/index.js";
-import type { CaptionJob, CaptionMessage, CaptionResult, FromWorker, ServedCaption, ToWorker } from "./protocol.js";
+import { releaseUpload, type CaptionJob, type CaptionMessage, type CaptionResult, type FromWorker, type ServedCaption, type ToWorker } from "./protocol.js";
 
 const port = parentPort!;
 let captioner: Captioner | null = null;
@@ -56,6 +56,8 @@ async function captionBatch(msg: CaptionMessage): Promise<void> {
       prepared.push({ job, img: await prepareImage(job.bytes, enc.preprocess, "uploaded image"), prepareMs: performance.now() - t });
     } catch (e) {
       send(failure(job.id, e));
+    } finally {
+      releaseUpload(job); // decoded into img.pixels; the file itself is not needed again
     }
   }
   if (prepared.length === 0) return;

@@ -39,6 +39,19 @@ export interface CaptionMessage {
 
 export type ToWorker = InitMessage | CaptionMessage | { type: "close" };
 
+/**
+ * Frees a job's upload as soon as the worker is done reading it. The upload was transferred
+ * to the worker, so only the worker's garbage collector would free it otherwise; a worker
+ * allocates little on its own heap, so that collection may come many uploads later (a flood
+ * of 9 MiB uploads left 100 MiB more resident this way). Detaching the ArrayBuffer (transfer
+ * to length 0) drops its memory at once. Node 20 has no ArrayBuffer.prototype.transfer; there
+ * the collector still frees it, later.
+ */
+export function releaseUpload(job: CaptionJob): void {
+  const buffer = job.bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean };
+  if (typeof buffer.transfer === "function" && !buffer.detached) buffer.transfer(0);
+}
+
 export interface WorkerInfo {
   meta: ModelFile;
   engine: "native" | "reference";

@@ -9,7 +9,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import sharp from "sharp";
 import { loadModel } from "../../src/model/model-dir.js";
-import type { FromWorker, ToWorker } from "../../src/serve/protocol.js";
+import { releaseUpload, type FromWorker, type ToWorker } from "../../src/serve/protocol.js";
 
 export interface FakeBehaviour {
   delayMs: number;
@@ -44,6 +44,7 @@ port.on("message", (msg: ToWorker) => {
         return;
       }
       Atomics.wait(sleeper, 0, 0, behaviour.delayMs); // blocks this thread, like a synchronous encoder
+      releaseUpload(job); // as caption-worker.ts does once the image is decoded
       send({
         type: "result",
         id: job.id,
