@@ -10,14 +10,19 @@ import { registerFeaturesCommand } from "./commands/features.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerReproduceCommand } from "./commands/reproduce.js";
 import { UserError } from "./errors.js";
+import { packageManifest } from "../util/package-root.js";
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name("sat")
     .description("Show, Attend and Tell: attention captioning models (training, captioning, feature extraction, evaluation, serving)")
-    .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage)");
+    .version(packageManifest().version)
+    // Usage errors as one line, like every other refused input ("sat: error: ... (run with --help
+    // for usage)"); help itself still goes to stdout.
+    .configureOutput({ outputError: (message, write) => write(`sat: ${message.trimEnd()} (run with --help for usage)\n`) })
+    // Set before the commands are registered, so that they inherit it: main() maps the exit code.
+    .exitOverride();
   registerDemoCommand(program);
   registerCaptionCommand(program);
   registerTrainCommand(program);
@@ -30,11 +35,12 @@ export function buildProgram(): Command {
 
 async function main(): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    if (err instanceof CommanderError) process.exit(err.exitCode);
+    // Commander has printed its message. A usage error (unknown option, missing or invalid
+    // argument) exits 2 like every other refused input; --help and --version exit 0.
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
     if (err instanceof UserError) {
       console.error(`sat: ${err.message}`);
       process.exit(2);

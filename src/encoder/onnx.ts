@@ -10,10 +10,9 @@
  */
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { packageRoot } from "../util/package-root.js";
+import { packageManifest } from "../util/package-root.js";
 import { preprocessFor } from "../data/images.js";
 import { IDENTITY_NORMALISATION, normaliseInto, type Encoder, type EncoderIdentity, type Normalisation } from "./encoder.js";
 import { IdentifiedEncoder } from "./identified.js";
@@ -61,7 +60,7 @@ interface Runtime {
  * The version range is the one package.json declares.
  */
 function missingRuntimeHint(): string {
-  const pj = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { peerDependencies?: Record<string, string> };
+  const pj = packageManifest();
   const range = pj.peerDependencies?.["onnxruntime-node"] ?? "";
   return `the optional peer dependency onnxruntime-node is not installed; add it with: ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@${range}`;
 }

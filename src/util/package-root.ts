@@ -27,3 +27,16 @@ export function packageRoot(): string {
     dir = up;
   }
 }
+
+export interface PackageManifest {
+  name: string;
+  version: string;
+  peerDependencies?: Record<string, string>;
+}
+
+let manifest: PackageManifest | null = null;
+
+/** This package's own package.json (its version for `sat --version`, its declared ranges). */
+export function packageManifest(): PackageManifest {
+  return (manifest ??= JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as PackageManifest);
+}

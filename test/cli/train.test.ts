@@ -187,7 +187,7 @@ test("sat train --ema: validation and best/ use the moving average of the weight
   assert.equal(val20(split), val20(straight));
 
   const bad = sat([...args(join(work, "bad")), "--ema", "1"]);
-  assert.equal(bad.status, 1);
+  assert.equal(bad.status, 2, "a usage error exits 2, as any refused input");
   assert.match(bad.stderr, /--ema must be a number in \[0, 1\) \(got "1"\)/);
 });
 

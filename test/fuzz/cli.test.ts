@@ -91,3 +91,13 @@ test("sat caption and sat serve: model folders naming files outside themselves, 
     if (file === "fifo.bin") refusedByCli(["serve", model, "--port", "0"], model);
   }
 });
+
+test("usage errors (unknown command or option, missing or invalid argument) are one line, exit 2; --version is the package's", () => {
+  refusedByCli(["nosuch"], "'nosuch'");
+  refusedByCli(["caption"], "'model'");
+  refusedByCli(["eval", "--beam", "abc"], "--beam");
+  refusedByCli(["features", "--data", "x", "--out", "y", "--bogus"], "--bogus");
+  const version = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/index.ts"), "--version"], { cwd: ROOT, encoding: "utf8", timeout: 90_000 });
+  assert.equal(version.status, 0);
+  assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version);
+});
