@@ -80,13 +80,17 @@ void free_packed(PackedMatrix& m) {
 // ROWS rows of C, one 32-column panel. m0/m1 mask the panel's valid columns.
 template <int ROWS>
 static inline void micro_kernel(int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, __mmask16 m0,
-                                __mmask16 m1) {
+                                __mmask16 m1, const char* pf, const char* pfEnd) {
   __m512 c0[ROWS], c1[ROWS];
   for (int r = 0; r < ROWS; r++) {
     c0[r] = _mm512_setzero_ps();
     c1[r] = _mm512_setzero_ps();
   }
   for (int k = 0; k < K; k++) {
+    if ((k & 3) == 0 && pf < pfEnd) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      pf += 64;
+    }
     const __m512 w0 = _mm512_load_ps(Wp + (size_t)k * PANEL);
     const __m512 w1 = _mm512_load_ps(Wp + (size_t)k * PANEL + 16);
     for (int r = 0; r < ROWS; r++) {
@@ -106,26 +110,48 @@ static inline void micro_kernel(int K, const float* A, size_t lda, const float* 
   }
 }
 
-static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols) {
+static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols,
+                       const float* next) {
   const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
   const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols <= 16 ? (__mmask16)0 : (__mmask16)((1u << (cols - 16)) - 1);
+  // Each block of 8 rows prefetches its share of the next panel into L2, so that panel arrives
+  // while this one computes instead of stalling the next panel's first block on memory.
+  const int blocks = (M + 7) / 8;
+  const size_t panelBytes = (size_t)K * PANEL * sizeof(float);
+  const size_t share = next ? (panelBytes / blocks + 63) / 64 * 64 : 0;
+  const char* nextBytes = reinterpret_cast<const char*>(next);
+  auto pfRange = [&](int block, const char*& b, const char*& e) {
+    if (!next) {
+      b = e = nullptr;
+      return;
+    }
+    const size_t lo = std::min(panelBytes, share * block), hi = std::min(panelBytes, lo + share);
+    b = nextBytes + lo;
+    e = nextBytes + hi;
+  };
+  const char *pb, *pe;
   int i = 0;
-  for (; i + 8 <= M; i += 8) micro_kernel<8>(K, A + (size_t)i * lda, lda, Wp, C + (size_t)i * ldc, ldc, accumulate, m0, m1);
+  for (; i + 8 <= M; i += 8) {
+    pfRange(i / 8, pb, pe);
+    micro_kernel<8>(K, A + (size_t)i * lda, lda, Wp, C + (size_t)i * ldc, ldc, accumulate, m0, m1, pb, pe);
+  }
   const float* Ai = A + (size_t)i * lda;
   float* Ci = C + (size_t)i * ldc;
+  pfRange(i / 8, pb, pe);
   switch (M - i) {
-    case 7: micro_kernel<7>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
-    case 6: micro_kernel<6>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
-    case 5: micro_kernel<5>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
-    case 4: micro_kernel<4>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
-    case 3: micro_kernel<3>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
-    case 2: micro_kernel<2>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
-    case 1: micro_kernel<1>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1); break;
+    case 7: micro_kernel<7>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1, pb, pe); break;
+    case 6: micro_kernel<6>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1, pb, pe); break;
+    case 5: micro_kernel<5>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1, pb, pe); break;
+    case 4: micro_kernel<4>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1, pb, pe); break;
+    case 3: micro_kernel<3>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1, pb, pe); break;
+    case 2: micro_kernel<2>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1, pb, pe); break;
+    case 1: micro_kernel<1>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1, pb, pe); break;
     default: break;
   }
 }
 #else
-static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols) {
+static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols,
+                       const float*) {
   for (int i = 0; i < M; i++) {
     float acc[PANEL] = {0};
     const float* a = A + (size_t)i * lda;
@@ -147,7 +173,8 @@ void gemm_packed(int M, const float* A, int lda, const PackedMatrix& W, bool acc
   #pragma omp parallel for schedule(static)
   for (int p = 0; p < W.panels; p++) {
     const int j0 = p * PANEL;
-    panel_rows(M, K, A, (size_t)lda, W.data + (size_t)p * K * PANEL, C + j0, (size_t)ldc, accumulate, std::min(PANEL, N - j0));
+    const float* next = p + 1 < W.panels ? W.data + (size_t)(p + 1) * K * PANEL : nullptr;
+    panel_rows(M, K, A, (size_t)lda, W.data + (size_t)p * K * PANEL, C + j0, (size_t)ldc, accumulate, std::min(PANEL, N - j0), next);
   }
 }
 
