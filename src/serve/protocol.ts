@@ -9,6 +9,7 @@
 import type { CaptionCandidate } from "../decode/captioner.js";
 import type { EngineChoice } from "../engine/select.js";
 import type { ModelFile } from "../model/model-dir.js";
+import { detachArrayBuffer } from "../util/free-bytes.js";
 
 export interface InitMessage {
   type: "init";
@@ -48,8 +49,7 @@ export type ToWorker = InitMessage | CaptionMessage | { type: "close" };
  * the collector still frees it, later.
  */
 export function releaseUpload(job: CaptionJob): void {
-  const buffer = job.bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean };
-  if (typeof buffer.transfer === "function" && !buffer.detached) buffer.transfer(0);
+  detachArrayBuffer(job.bytes.buffer);
 }
 
 export interface WorkerInfo {

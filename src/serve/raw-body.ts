@@ -5,14 +5,33 @@
  * without one, chunks are collected up to the limit. Past the limit: 413 without reading on.
  */
 import type { IncomingMessage } from "node:http";
+import { Socket } from "node:net";
 import type { Readable } from "node:stream";
+import { freeChunk } from "../util/free-bytes.js";
 import { ApiError } from "./errors.js";
 
 function tooLarge(limit: number): ApiError {
   return new ApiError(413, "body_too_large", `the upload is over the server's limit of ${limit} bytes (--max-bytes)`);
 }
 
+/**
+ * Whether the request's body chunks belong to nobody else once read, so that they may be freed
+ * at once (freeChunk): true on a real connection, whose HTTP parser copies each chunk into an
+ * ArrayBuffer of its own; false for an injected request (tests), whose chunks may be the
+ * caller's own buffers.
+ */
+export function ownsBodyChunks(req: IncomingMessage): boolean {
+  return req.socket instanceof Socket;
+}
+
+/** Frees each chunk of a body that is being read only to be discarded (see ownsBodyChunks). */
+export function discardBody(req: IncomingMessage, payload: Readable = req): void {
+  if (payload === req && ownsBodyChunks(req)) payload.on("data", freeChunk);
+  else payload.resume();
+}
+
 export function readRawBody(req: IncomingMessage, payload: Readable, limit: number): Promise<Buffer> {
+  const own = ownsBodyChunks(req) && payload === req;
   const declared = req.headers["content-length"] !== undefined ? Number(req.headers["content-length"]) : NaN;
   const sized = Number.isSafeInteger(declared) && declared >= 0 && payload === req;
   if (sized && declared > limit) return Promise.reject(tooLarge(limit));
@@ -25,7 +44,7 @@ export function readRawBody(req: IncomingMessage, payload: Readable, limit: numb
       if (settled) return;
       settled = true;
       payload.removeListener("data", onData);
-      payload.resume(); // drain and discard the rest
+      discardBody(req, payload);
       reject(e);
     };
     const onData = (c: Buffer) => {
@@ -34,9 +53,12 @@ export function readRawBody(req: IncomingMessage, payload: Readable, limit: numb
         fail(whole ? new ApiError(400, "bad_request", "the body is longer than its Content-Length") : tooLarge(limit));
         return;
       }
-      if (whole) c.copy(whole, got);
-      else chunks.push(c);
-      got += c.length;
+      const n = c.length;
+      if (whole) {
+        c.copy(whole, got);
+        if (own) freeChunk(c); // c is empty from here on
+      } else chunks.push(c);
+      got += n;
     };
     payload.on("data", onData);
     payload.once("end", () => {

@@ -19,7 +19,7 @@ import { OptionError } from "../errors.js";
 import { registerAccess, type AccessOptions } from "./access.js";
 import { ApiError, errorBody } from "./errors.js";
 import { checkImageHeader } from "./image-check.js";
-import { readRawBody } from "./raw-body.js";
+import { discardBody, readRawBody } from "./raw-body.js";
 import { UploadBudget } from "./upload-budget.js";
 import type { CaptionPool } from "./pool.js";
 import { captionQuerySchema, captionResponseSchema, errorResponses, healthSchema, modelInfoSchema } from "./schemas.js";
@@ -292,7 +292,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         const reserve = length > 0 ? Math.min(length, most) : most;
         if (!uploads.tryReserve(reserve)) {
           // The refused body is read and discarded, not held; closing the connection instead
-          // would let a client still sending see a reset rather than this answer.
+          // would let a client still sending see a reset rather than this answer. Each chunk
+          // is freed as it arrives rather than left to the garbage collector.
+          discardBody(req.raw);
           throw new ApiError(503, "uploads_busy", `too many uploads in flight (${uploads.inUse} of the server's ${limits.uploadMemory} bytes for them); retry later`, { "retry-after": "1" });
         }
         reply.raw.once("close", () => uploads.release(reserve));
