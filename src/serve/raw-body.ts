@@ -15,23 +15,23 @@ function tooLarge(limit: number): ApiError {
 }
 
 /**
- * Whether the request's body chunks belong to nobody else once read, so that they may be freed
- * at once (freeChunk): true on a real connection, whose HTTP parser copies each chunk into an
- * ArrayBuffer of its own; false for an injected request (tests), whose chunks may be the
- * caller's own buffers.
+ * Whether the chunks read from `payload` belong to nobody else once read, so that they may be
+ * freed at once (freeChunk): true for the request itself on a real connection, whose HTTP
+ * parser copies each chunk into an ArrayBuffer of its own; false for an injected request
+ * (tests), whose chunks may be the caller's own buffers, or for a stream in between.
  */
-export function ownsBodyChunks(req: IncomingMessage): boolean {
-  return req.socket instanceof Socket;
+function ownsBodyChunks(req: IncomingMessage, payload: Readable): boolean {
+  return payload === req && req.socket instanceof Socket;
 }
 
 /** Frees each chunk of a body that is being read only to be discarded (see ownsBodyChunks). */
 export function discardBody(req: IncomingMessage, payload: Readable = req): void {
-  if (payload === req && ownsBodyChunks(req)) payload.on("data", freeChunk);
+  if (ownsBodyChunks(req, payload)) payload.on("data", freeChunk);
   else payload.resume();
 }
 
 export function readRawBody(req: IncomingMessage, payload: Readable, limit: number): Promise<Buffer> {
-  const own = ownsBodyChunks(req) && payload === req;
+  const own = ownsBodyChunks(req, payload);
   const declared = req.headers["content-length"] !== undefined ? Number(req.headers["content-length"]) : NaN;
   const sized = Number.isSafeInteger(declared) && declared >= 0 && payload === req;
   if (sized && declared > limit) return Promise.reject(tooLarge(limit));
