@@ -8,9 +8,11 @@ import type { EngineChoice } from "../engine/select.js";
 import { CaptionPool, type PoolOptions } from "./pool.js";
 import { OptionError } from "../errors.js";
 import { checkAccessOptions, type AccessOptions } from "./access.js";
-import { buildServer, checkLimits, DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from "./server.js";
+import { buildServer, type ServerOptions } from "./server.js";
+import { checkLimits, DEFAULT_LIMITS, START_RANGES, type ServerLimits } from "./limits.js";
 
-export { buildServer, checkLimits, DEFAULT_LIMITS, LIMIT_RANGES, type ServerLimits, type ServerOptions } from "./server.js";
+export { buildServer, type ServerOptions } from "./server.js";
+export { checkLimits, DEFAULT_LIMITS, LIMIT_RANGES, START_RANGES, type ServerLimits } from "./limits.js";
 export { checkAccessOptions, isLoopbackHost, type AccessOptions } from "./access.js";
 export { CaptionPool, type PoolOptions } from "./pool.js";
 export { ApiError } from "./errors.js";
@@ -40,13 +42,6 @@ export interface RunningServer {
   url: string;
   close(graceMs?: number): Promise<void>;
 }
-
-/** Worker threads, queue length and port in their working ranges (each worker holds a model and an encoder). */
-export const START_RANGES = {
-  concurrency: { min: 1, max: 256 },
-  queueLimit: { min: 0, max: 100_000 },
-  port: { min: 0, max: 65535 },
-} as const;
 
 /** Checks every option before any worker starts; throws OptionError naming the first bad one. */
 export function checkStartOptions(o: StartOptions): void {

@@ -5,12 +5,11 @@
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import type { Command } from "commander";
-import { Captioner, type ImageCaptions } from "../../decode/captioner.js";
+import type { Captioner, ImageCaptions } from "../../decode/captioner.js";
 import { DECODE_DEFAULTS } from "../../decode/defaults.js";
 import { attentionSigma } from "../../viz/attention-sigma.js";
 import type { EngineChoice } from "../../engine/select.js";
 import { ModelFileError } from "../../model/model-dir.js";
-import { renderAttentionFigure, renderSingleMap } from "../../viz/index.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt } from "../parse.js";
 import { ProgressLine } from "../progress.js";
@@ -79,9 +78,12 @@ export function expandImageArgs(inputs: string[]): string[] {
 }
 
 async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptions): Promise<void> {
+  // The captioner (encoder, image decoding) and the figures load only when this command runs,
+  // so that every other command starts quickly.
+  const { Captioner: CaptionerClass } = await import("../../decode/captioner.js");
   let captioner: Captioner;
   try {
-    captioner = Captioner.load(modelDir, { engine: o.engine });
+    captioner = CaptionerClass.load(modelDir, { engine: o.engine });
   } catch (e) {
     if (e instanceof ModelFileError) throw new UserError(e.message);
     throw e;
@@ -106,6 +108,7 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
     for (const r of results) printText(r);
   }
   if (o.out) {
+    const { renderAttentionFigure, renderSingleMap } = await import("../../viz/index.js");
     const dir = resolve(o.out);
     mkdirSync(dir, { recursive: true });
     const grid = captioner.grid;

@@ -8,7 +8,6 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { documentedCommands, loadProtocol, runLayout } from "../../reproduce/flickr8k-protocol.js";
 import { runReproduction, type ReproduceEvent } from "../../reproduce/pipeline.js";
-import { finishedSeeds, writeReport } from "../../reproduce/report.js";
 import type { SatCommand } from "../../reproduce/child.js";
 import { UserError } from "../errors.js";
 
@@ -102,6 +101,8 @@ export function registerReproduceCommand(program: Command): void {
       if (!existsSync(data)) throw new UserError(`--data ${data}: no such folder`);
       const tty = process.stderr.isTTY && !o.json;
       const print = o.json ? (e: ReproduceEvent) => process.stdout.write(`${JSON.stringify(e)}\n`) : tty || o.progress ? terminalPrinter(tty) : undefined;
+      // The report's figures (Vega) load only when a run reaches them, so that other commands start quickly.
+      const { finishedSeeds, writeReport } = await import("../../reproduce/report.js");
       const { state, layout, interrupted } = await runReproduction({ data, out, seeds: o.seeds, protocol, sat: thisSat(), onEvent: print });
       if (interrupted) {
         // A run spread over several sittings reports the seeds it has finished each time it stops.

@@ -5,7 +5,8 @@
 import type { Command } from "commander";
 import type { EngineChoice } from "../../engine/select.js";
 import { DECODE_DEFAULTS } from "../../decode/defaults.js";
-import { DEFAULT_LIMITS, isLoopbackHost, LIMIT_RANGES, START_RANGES, startServer } from "../../serve/index.js";
+import { DEFAULT_LIMITS, LIMIT_RANGES, START_RANGES } from "../../serve/limits.js";
+import { isLoopbackHost } from "../../serve/access.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from "../parse.js";
 
@@ -78,6 +79,8 @@ async function runServe(modelDir: string, cli: ServeCliOptions): Promise<void> {
   }
   let server;
   try {
+    // The HTTP stack loads only when a server starts, so that every other command starts quickly.
+    const { startServer } = await import("../../serve/index.js");
     server = await startServer({
       modelDir,
       host: o.host,

@@ -4,20 +4,12 @@
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import {
-  ConfigError,
-  DEFAULT_TRAIN_OPTIONS,
-  ModelFileError,
-  plannedSteps,
-  runTraining,
-  UserError,
-  VAL_METRIC_LABEL,
-  VAL_METRICS,
-  WordNetMissingError,
-  type ModelConfig,
-  type OptimizerSettings,
-  type TrainRunOptions,
-} from "../../index.js";
+import { UserError } from "../errors.js";
+import { ConfigError, type ModelConfig } from "../../model/config.js";
+import { ModelFileError } from "../../model/model-dir.js";
+import { WordNetMissingError } from "../../metrics/wordnet.js";
+import type { OptimizerSettings } from "../../model/engine.js";
+import { DEFAULT_TRAIN_OPTIONS, plannedSteps, VAL_METRIC_LABEL, VAL_METRICS, type TrainRunOptions } from "../../train/options.js";
 import { parseChoice, parseFiniteNumber, parseFraction, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseNonNegativeNumber } from "../parse.js";
 import { ProgressLine } from "../progress.js";
 
@@ -108,6 +100,8 @@ async function runTrainCommand(o: TrainCliOptions): Promise<void> {
   let lastVal = "";
   const label = VAL_METRIC_LABEL[o.valMetric];
   try {
+    // The training pipeline loads only when training starts, so that every other command starts quickly.
+    const { runTraining } = await import("../../train/run.js");
     const res = await runTraining({
       ...shared,
       model,
