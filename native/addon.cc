@@ -151,6 +151,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     Napi::Object handle = Napi::Object::New(env);
     handle.Set("numImages", N);
+    // 16 when the context keeps the features as float16 (see store_features), else 32.
+    handle.Set("featureBits", box->ctx.featsHalf ? 16 : 32);
     ContextBox* raw = box.get();
     // The context's memory (features, P, the packed weights: 100 MB and more) counts towards
     // V8's heap limits, so that the GC frees dropped contexts as it would large arrays.

@@ -3,6 +3,9 @@
 #include <omp.h>
 
 #include <cfloat>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -136,6 +139,129 @@ static inline float score_row(const float* __restrict p, const float* __restrict
   return e;
 }
 
+// Half-precision features use F16C's conversions, which every AVX2 CPU has.
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define SAT_HALF_FEATURES 1
+#endif
+
+bool store_features(const float* src, size_t n, float* dst) {
+#if SAT_HALF_FEATURES
+  const char* off = std::getenv("SAT_NO_HALF_FEATURES");
+  if (!(off && off[0] == '1')) {
+    uint16_t* h = reinterpret_cast<uint16_t*>(dst);
+    const ptrdiff_t n8 = (ptrdiff_t)(n / 8) * 8;
+    int inexact = 0;
+    #pragma omp parallel for schedule(static) reduction(| : inexact)
+    for (ptrdiff_t i = 0; i < n8; i += 8) {
+      const __m256 x = _mm256_loadu_ps(src + i);
+      const __m128i hv = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      // Bit for bit, so that -0, NaN payloads and every float32 that rounds are caught.
+      const __m256i same = _mm256_cmpeq_epi32(_mm256_castps_si256(_mm256_cvtph_ps(hv)), _mm256_castps_si256(x));
+      inexact |= _mm256_movemask_ps(_mm256_castsi256_ps(same)) != 0xff;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(h + i), hv);
+    }
+    for (size_t i = (size_t)n8; i < n; i++) {
+      const unsigned short hv = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+      float back = _cvtsh_ss(hv);
+      inexact |= std::memcmp(&back, src + i, sizeof(float)) != 0;
+      h[i] = hv;
+    }
+    if (!inexact) return true;
+  }
+#endif
+  std::memcpy(dst, src, sizeof(float) * n);
+  return false;
+}
+
+// ctx = Σ_l α_l a_l over the L rows of a (D wide), four locations per pass over ctx (a quarter
+// of the ctx loads and stores). The operations are spelled out (w0 a0, then fma w1 a1, w2 a2,
+// w3 a3, then ctx +) rather than left to the compiler's contraction, which differs between
+// targets, so that float32 and float16 rows of the same values give the same bits (test/native
+// checks it).
+#if defined(__AVX2__) && defined(__FMA__)
+struct FloatRows {
+  using T = float;
+  static float one(const float* p) { return *p; }
+  static __m256 eight(const float* p) { return _mm256_loadu_ps(p); }
+#if defined(__AVX512F__)
+  static __m512 sixteen(const float* p) { return _mm512_loadu_ps(p); }
+#endif
+};
+#if SAT_HALF_FEATURES
+struct HalfRows {
+  using T = uint16_t;
+  static float one(const uint16_t* p) { return _cvtsh_ss(*p); }
+  static __m256 eight(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+#if defined(__AVX512F__)
+  static __m512 sixteen(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+#endif
+};
+#endif
+
+template <class Rows>
+static inline void weighted_rows(const float* __restrict al, const typename Rows::T* __restrict fb, int L, int D, float* __restrict cx) {
+  using T = typename Rows::T;
+  for (int d = 0; d < D; d++) cx[d] = 0.0f;
+  int l = 0;
+  for (; l + 4 <= L; l += 4) {
+    const float w0 = al[l], w1 = al[l + 1], w2 = al[l + 2], w3 = al[l + 3];
+    const T* a0 = fb + (size_t)l * D;
+    const T* a1 = a0 + D;
+    const T* a2 = a1 + D;
+    const T* a3 = a2 + D;
+    int d = 0;
+#if defined(__AVX512F__)
+    {
+      const __m512 v0 = _mm512_set1_ps(w0), v1 = _mm512_set1_ps(w1), v2 = _mm512_set1_ps(w2), v3 = _mm512_set1_ps(w3);
+      for (; d + 16 <= D; d += 16) {
+        __m512 t = _mm512_mul_ps(v0, Rows::sixteen(a0 + d));
+        t = _mm512_fmadd_ps(v1, Rows::sixteen(a1 + d), t);
+        t = _mm512_fmadd_ps(v2, Rows::sixteen(a2 + d), t);
+        t = _mm512_fmadd_ps(v3, Rows::sixteen(a3 + d), t);
+        _mm512_storeu_ps(cx + d, _mm512_add_ps(_mm512_loadu_ps(cx + d), t));
+      }
+    }
+#endif
+    {
+      const __m256 v0 = _mm256_set1_ps(w0), v1 = _mm256_set1_ps(w1), v2 = _mm256_set1_ps(w2), v3 = _mm256_set1_ps(w3);
+      for (; d + 8 <= D; d += 8) {
+        __m256 t = _mm256_mul_ps(v0, Rows::eight(a0 + d));
+        t = _mm256_fmadd_ps(v1, Rows::eight(a1 + d), t);
+        t = _mm256_fmadd_ps(v2, Rows::eight(a2 + d), t);
+        t = _mm256_fmadd_ps(v3, Rows::eight(a3 + d), t);
+        _mm256_storeu_ps(cx + d, _mm256_add_ps(_mm256_loadu_ps(cx + d), t));
+      }
+    }
+    for (; d < D; d++) {
+      float t = w0 * Rows::one(a0 + d);
+      t = std::fma(w1, Rows::one(a1 + d), t);
+      t = std::fma(w2, Rows::one(a2 + d), t);
+      t = std::fma(w3, Rows::one(a3 + d), t);
+      cx[d] += t;
+    }
+  }
+  for (; l < L; l++) {
+    const float w = al[l];
+    const T* a = fb + (size_t)l * D;
+    for (int d = 0; d < D; d++) cx[d] = std::fma(w, Rows::one(a + d), cx[d]);
+  }
+}
+#else
+struct FloatRows {
+  using T = float;
+};
+template <class Rows>
+static inline void weighted_rows(const float* __restrict al, const float* __restrict fb, int L, int D, float* __restrict cx) {
+  for (int d = 0; d < D; d++) cx[d] = 0.0f;
+  for (int l = 0; l < L; l++) {
+    const float w = al[l];
+    const float* a = fb + (size_t)l * D;
+    #pragma omp simd
+    for (int d = 0; d < D; d++) cx[d] += w * a[d];
+  }
+}
+#endif
+
 void attention_project_forward(int rows, int D, int A, const float* feats, const float* W_a, float* P) {
   gemm(false, false, rows, A, D, 1.0f, feats, D, W_a, A, 0.0f, P, A);
 }
@@ -157,7 +283,10 @@ void attention_forward(const AttentionStep& s) {
     const int b = s.reverse ? s.B - 1 - i : i;
     const int im = s.img ? s.img[b] : b;
     const float* Pb = s.P + (size_t)im * L * A;
-    const float* fb = s.feats + (size_t)im * L * D;
+    const float* fb = s.feats ? s.feats + (size_t)im * L * D : nullptr;
+#if SAT_HALF_FEATURES
+    const uint16_t* hb = s.featsHalf ? s.featsHalf + (size_t)im * L * D : nullptr;
+#endif
     const float* qb = s.q + (size_t)b * A;
     float* Sb = s.S ? s.S + (size_t)b * L * A : nullptr;
     float* al = s.alpha + (size_t)b * s.ldalpha;
@@ -206,26 +335,20 @@ void attention_forward(const AttentionStep& s) {
         const float es = dot(Sb + (size_t)loc * A, s.w_att, A) + s.b_att;
         s.logAlphaS[(size_t)b * s.ldbeta] = (es - mx) - logSum;
       }
-      std::memcpy(cx, fb + (size_t)loc * D, sizeof(float) * D);
+#if SAT_HALF_FEATURES
+      if (hb) {
+        const uint16_t* row = hb + (size_t)loc * D;
+        for (int d = 0; d < D; d++) cx[d] = HalfRows::one(row + d);
+      } else
+#endif
+        std::memcpy(cx, fb + (size_t)loc * D, sizeof(float) * D);
     } else {
-      for (int d = 0; d < D; d++) cx[d] = 0.0f;
-      // Four locations per pass over ctx: a quarter of the ctx loads and stores.
-      int l = 0;
-      for (; l + 4 <= L; l += 4) {
-        const float w0 = al[l], w1 = al[l + 1], w2 = al[l + 2], w3 = al[l + 3];
-        const float* a0 = fb + (size_t)l * D;
-        const float* a1 = a0 + D;
-        const float* a2 = a1 + D;
-        const float* a3 = a2 + D;
-        #pragma omp simd
-        for (int d = 0; d < D; d++) cx[d] += w0 * a0[d] + w1 * a1[d] + w2 * a2[d] + w3 * a3[d];
-      }
-      for (; l < L; l++) {
-        const float w = al[l];
-        const float* a = fb + (size_t)l * D;
-        #pragma omp simd
-        for (int d = 0; d < D; d++) cx[d] += w * a[d];
-      }
+#if SAT_HALF_FEATURES
+      if (hb)
+        weighted_rows<HalfRows>(al, hb, L, D, cx);
+      else
+#endif
+        weighted_rows<FloatRows>(al, fb, L, D, cx);
     }
     float* z1 = s.z1 + (size_t)b * s.ldz1;
     #pragma omp simd

@@ -354,16 +354,16 @@ void Decoder::prepare_decode(const float* W, const float* feats, int numImages, 
     }
   };
   take(ctx.feats, spare_.feats, (size_t)numImages * L * D);
-  std::memcpy(ctx.feats.data(), feats, sizeof(float) * (size_t)numImages * L * D);
+  ctx.featsHalf = store_features(feats, (size_t)numImages * L * D, ctx.feats.data());
   take(ctx.P, spare_.P, (size_t)numImages * L * A);
   take(ctx.abar, spare_.abar, (size_t)numImages * D);
   take(ctx.XW, spare_.XW, (size_t)K * 4 * n);
   // pack_weights reuses a PackedMatrix's memory when it is large enough.
   for (int i = 0; i < 5; i++) std::swap(*ctx.packs()[i], *spare_.packs()[i]);
   prof.lap(0, "p.copy");
-  attention_project_forward(numImages * L, D, A, ctx.feats.data(), W + off.W_a, ctx.P.data());
+  attention_project_forward(numImages * L, D, A, feats, W + off.W_a, ctx.P.data());
   prof.lap(1, "p.P");
-  mean_rows(numImages, L, D, ctx.feats.data(), ctx.abar.data());
+  mean_rows(numImages, L, D, feats, ctx.abar.data());
   prof.lap(2, "p.mean");
   pack_weights(false, n, A, W + off.W_h, A, ctx.W_h);
   pack_weights(false, nD, 4 * n, W + off.U, 4 * n, ctx.UWz);
@@ -386,6 +386,7 @@ void Decoder::recycle(DecodeContext& ctx) {
     free_packed(*ctx.packs()[i]);
   }
   ctx.numImages = 0;
+  ctx.featsHalf = false;
   ctx.slot.clear();
   ctx.slot.shrink_to_fit();
   ctx.cachedRows = 0;
@@ -440,7 +441,9 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
   prof.lap(0, "d.x");
   AttentionStep st{};
   st.B = N; st.L = L; st.A = A; st.D = D; st.hiddenN = n;
-  st.img = rowImage; st.P = dc.P.data(); st.feats = dc.feats.data();
+  st.img = rowImage; st.P = dc.P.data();
+  st.feats = dc.featsHalf ? nullptr : dc.feats.data();
+  st.featsHalf = dc.featsHalf ? reinterpret_cast<const uint16_t*>(dc.feats.data()) : nullptr;
   st.W_h = W + off.W_h; st.W_hPacked = &dc.W_h; st.b_a = W + off.b_a; st.q = q;
   st.hprev = HZ; st.ldh = nD;
   st.w_att = W + off.w_att; st.b_att = W[off.b_att]; st.w_beta = W + off.w_beta; st.b_beta = W[off.b_beta];

@@ -179,6 +179,9 @@ struct AttentionStep {
   const int* img;
   const float* P;       // [images, L, A]  a W_a (without b_a)
   const float* feats;   // [images, L, D]
+  // The same features as float16 (decoding, when every value is a float16: then feats is
+  // unused), else nullptr. Half the bytes of the stream that bounds the step's attention.
+  const uint16_t* featsHalf;
   const float* W_h;     // [n, A]
   const PackedMatrix* W_hPacked;  // W_h packed (training), else nullptr: W_h through the BLAS
   const float* b_a;     // [A]
@@ -212,6 +215,10 @@ struct AttentionStep {
   bool reverse;         // visit rows b = B-1 .. 0 (see zigzag in decoder.cc)
 };
 void attention_forward(const AttentionStep& s);
+// Decoding's copy of the annotation vectors: their float16 bits into dst (returns true) when
+// every one of the n values is a float16, which those read from a feature store are; else a
+// float32 copy (false). SAT_NO_HALF_FEATURES=1 always copies.
+bool store_features(const float* src, size_t n, float* dst);
 
 // The step's backward: dP (accumulated over steps), dq and dpreβ (kept for the weight
 // gradients), and dh_prev += dq W_hᵀ + dpreβ w_beta.
@@ -370,7 +377,11 @@ struct ActivationGrads {
 // up to 63 MB at the default size, at every step of the decoding).
 struct DecodeContext {
   int numImages = 0;
+  // feats holds float32 features, or (featsHalf) their float16 bits in its first half: the
+  // features of a float16 feature store convert back exactly, and the attention of every
+  // step streams all of them.
   FloatBuffer feats, P, abar;
+  bool featsHalf = false;
   PackedMatrix W_h, UWz, W_x, L_hz, L_o;
   // E[token] W_x of every token decoded so far, computed once per token (row slot[token] of
   // XW, rows in order of first use; room for all K, of which only the used rows are touched):

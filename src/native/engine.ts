@@ -44,7 +44,8 @@ interface AddonDecodeRows {
 /** The addon's Engine class (native/addon.cc): one options object per call. */
 interface AddonEngine {
   forwardBackward(o: AddonStep): { loss: number; nll: number; penalty: number; attentionEntropy: number; tokens: number };
-  prepareDecode(o: { params: Float32Array; features: Float32Array; numImages: number }): AddonContext;
+  /** featureBits: 16 when the context holds the features as float16 (all were float16 values), else 32. */
+  prepareDecode(o: { params: Float32Array; features: Float32Array; numImages: number }): AddonContext & { numImages: number; featureBits: 16 | 32 };
   initialState(o: AddonDecodeRows & { h: Float32Array; c: Float32Array }): void;
   releaseDecode(o: { ctx: AddonContext }): void;
   decodeStep(o: AddonDecodeRows & {

@@ -10,6 +10,7 @@ import { ReferenceEngine, referenceOptimizerStep } from "../../src/model/referen
 import { paramLayout } from "../../src/model/layout.js";
 import type { OptimizerSettings, StepMode, StepOptions, TrainBatch } from "../../src/model/engine.js";
 import { SeededRandom } from "../../src/util/rng.js";
+import { decodeHalf, encodeHalf } from "../../src/data/float16.js";
 import { RTOL, closeScalar, closeTensor, makeParams as makeParamsFor } from "./compare.js";
 import { createNativeEngine, loadNativeAddon } from "../../src/native/engine.js";
 
@@ -197,4 +198,57 @@ test("decodeStep native = reference (soft and sampled)", { skip }, () => {
     closeTensor(`step ${step} c`, sn.c, sr.c);
   }
   native.dispose();
+});
+
+// Decoding keeps features that are all float16 values (those of a feature store) as float16,
+// half the bytes each step's attention streams; the result must not change by a bit. D = 27
+// runs the 16-wide (AVX-512), 8-wide and scalar parts of the half kernel, L = 7 its blocks of
+// four locations and the single-location tail.
+test("decoding with float16-exact features gives the same bits through the half and float32 paths", { skip }, () => {
+  const cfg = resolveModelConfig({ vocabSize: 23, embedDim: 8, hiddenDim: 12, attnDim: 20, featureDim: 27, numLocations: 7 });
+  const params = makeParams(41, cfg);
+  const rng = new SeededRandom(42);
+  const { numLocations: L, featureDim: D, vocabSize: K } = cfg;
+  const bits = new Uint16Array(3 * L * D);
+  encodeHalf(Array.from({ length: bits.length }, () => rng.normal() * 2), bits);
+  const features = decodeHalf(bits, new Float32Array(bits.length));
+  const rowImage = Int32Array.from([2, 0, 1, 1, 0]);
+  const steps = Array.from({ length: 4 }, () => new Int32Array(rowImage.length).map(() => rng.int(K)));
+
+  const run = (noHalf: boolean) => {
+    if (noHalf) process.env.SAT_NO_HALF_FEATURES = "1";
+    else delete process.env.SAT_NO_HALF_FEATURES;
+    try {
+      const raw = new addon!.Engine({ K, m: cfg.embedDim, n: cfg.hiddenDim, A: cfg.attnDim, D, L });
+      const featureBits = raw.prepareDecode({ params, features, numImages: 3 }).featureBits;
+      raw.dispose();
+      const engine = createNativeEngine(cfg, params)!;
+      const ctx = engine.prepareDecode(features, 3);
+      const state = engine.initialState(ctx, rowImage);
+      // Step 2 samples a location (hard attention), the others take the soft context.
+      const out = steps.map((tokens, step) => {
+        const r = engine.decodeStep(ctx, rowImage, tokens, state, step === 2 ? 7 : undefined);
+        return { logProbs: r.logProbs, alpha: r.alpha, beta: r.beta, h: state.h.slice(), c: state.c.slice() };
+      });
+      engine.dispose();
+      return { featureBits, out };
+    } finally {
+      delete process.env.SAT_NO_HALF_FEATURES;
+    }
+  };
+  const half = run(false);
+  const full = run(true);
+  assert.equal(half.featureBits, 16, "float16-exact features are kept as float16 on an AVX2 CPU");
+  assert.equal(full.featureBits, 32, "SAT_NO_HALF_FEATURES=1 keeps float32");
+  half.out.forEach((h, step) => {
+    for (const k of ["logProbs", "alpha", "beta", "h", "c"] as const) {
+      assert.deepEqual(new Uint32Array(h[k].buffer, h[k].byteOffset, h[k].length), new Uint32Array(full.out[step][k].buffer, full.out[step][k].byteOffset, full.out[step][k].length), `step ${step} ${k}`);
+    }
+  });
+  // One value that float16 cannot hold sends the whole context down the float32 path.
+  const inexact = features.slice();
+  inexact[5 * D + 3] = 1 + 2 ** -20;
+  const raw = new addon!.Engine({ K, m: cfg.embedDim, n: cfg.hiddenDim, A: cfg.attnDim, D, L });
+  assert.equal(raw.prepareDecode({ params, features: inexact, numImages: 3 }).featureBits, 32);
+  raw.dispose();
 });
