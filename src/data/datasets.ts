@@ -96,7 +96,9 @@ class Builder {
     }
     if (caption === null) return;
     const c = caption.trim();
-    if (tokenize(c).length === 0) throw new DatasetError(`${where}: field 'caption' has no words (${c ? `only punctuation: ${JSON.stringify(c.slice(0, 40))}` : "empty"})`);
+    // A letter or digit always survives tokenising, so only captions without one need the
+    // tokenizer's verdict (tokenising every caption of a large dataset cost more than reading it).
+    if (!/[\p{L}\p{N}]/u.test(c) && tokenize(c).length === 0) throw new DatasetError(`${where}: field 'caption' has no words (${c ? `only punctuation: ${JSON.stringify(c.slice(0, 40))}` : "empty"})`);
     if (e.captions.length < this.maxCaptions) e.captions.push(c);
     else this.dropped++;
   }

@@ -30,8 +30,9 @@ export const DECODE_DEFAULTS: DecodeDefaults = Object.freeze({
 
 /**
  * Images decoded together by `sat eval --model` and validation: their live beams share every
- * engine step. Large enough that the per-step cost of streaming the weights is shared by
- * hundreds of rows; the decoding context holds this many images' features and projections
- * (~1.2 MB each at the default size).
+ * engine step, so the per-step cost of streaming the weights is shared by up to 192 rows
+ * (beam 3). Each step also streams every image's features and projection (~1 MB each at the
+ * default size); at 64 images that stays closer to the caches than at 128 (on the 2-core
+ * Xeon VM of docs/engine.md, 64 decoded the Flickr8k test split fastest of 32 to 256).
  */
-export const DECODE_BATCH_IMAGES = 128;
+export const DECODE_BATCH_IMAGES = 64;
