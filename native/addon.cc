@@ -46,6 +46,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
                                     InstanceMethod("dispose", &Engine::Dispose)});
     exports.Set("Engine", f);
     exports.Set("numThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sat::num_threads()); }));
+    // Whether prepareDecode takes float16 features (featuresHalf): F16C in this build.
+#if SAT_HALF_FEATURES
+    exports.Set("halfFeatures", Napi::Boolean::New(env, true));
+#else
+    exports.Set("halfFeatures", Napi::Boolean::New(env, false));
+#endif
     exports.Set("blasInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sat::blas_info()); }));
     // sgemmGflops({M, N, K, reps}): the bench's in-run sgemm through the engine's gemm().
     exports.Set("sgemmGflops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
@@ -140,12 +146,21 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Fields o = options(info, fn);
     float* params = o.f32("params", d.off.total, "the parameter count");
     const int N = o.integer("numImages", 1, INT_MAX / d.dims.L);
-    float* feats = o.f32("features", (size_t)N * d.dims.L * d.dims.D, "numImages*L*D");
+    // features (Float32Array) or, where the build has SAT_HALF_FEATURES, featuresHalf
+    // (float16 bits in a Uint16Array, as a feature store holds them).
+    const size_t values = (size_t)N * d.dims.L * d.dims.D;
+    float* feats = nullptr;
+    uint16_t* featsHalf = nullptr;
+#if SAT_HALF_FEATURES
+    if (o.present("featuresHalf")) featsHalf = o.u16("featuresHalf", values, "numImages*L*D");
+    else
+#endif
+      feats = o.f32("features", values, "numImages*L*D");
     auto box = std::make_unique<ContextBox>();
     box->engineId = id_;
     box->dims = d.dims;
     try {
-      d.prepare_decode(params, feats, N, box->ctx);
+      d.prepare_decode(params, feats, featsHalf, N, box->ctx);
     } catch (const std::bad_alloc&) {
       fail(env, std::string(fn) + ": out of memory for the context of " + std::to_string(N) + " images");
     }

@@ -60,6 +60,9 @@ class Fields {
   uint8_t* u8(const char* name, size_t expected, const char* expr) const {
     return sized<uint8_t>(name, napi_uint8_array, "Uint8Array", "bytes", expected, expr);
   }
+  uint16_t* u16(const char* name, size_t expected, const char* expr) const {
+    return sized<uint16_t>(name, napi_uint16_array, "Uint16Array", "values", expected, expr);
+  }
   // An output (or unconstrained) Int32Array.
   int* i32(const char* name, size_t expected, const char* expr) const { return sized<int>(name, napi_int32_array, "Int32Array", "ints", expected, expr); }
   // An input Int32Array whose every entry must be in [lo, hi).

@@ -139,15 +139,18 @@ static inline float score_row(const float* __restrict p, const float* __restrict
   return e;
 }
 
-// Half-precision features use F16C's conversions, which every AVX2 CPU has.
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#define SAT_HALF_FEATURES 1
-#endif
+// Half-precision features (SAT_HALF_FEATURES, sat.h) use F16C's conversions, which every AVX2
+// CPU has.
+
+// SAT_NO_HALF_FEATURES=1 keeps decoding's features float32 (read at every prepare_decode).
+static bool half_features_wanted() {
+  const char* off = std::getenv("SAT_NO_HALF_FEATURES");
+  return !(off && off[0] == '1');
+}
 
 bool store_features(const float* src, size_t n, float* dst) {
 #if SAT_HALF_FEATURES
-  const char* off = std::getenv("SAT_NO_HALF_FEATURES");
-  if (!(off && off[0] == '1')) {
+  if (half_features_wanted()) {
     uint16_t* h = reinterpret_cast<uint16_t*>(dst);
     const ptrdiff_t n8 = (ptrdiff_t)(n / 8) * 8;
     int inexact = 0;
@@ -172,6 +175,21 @@ bool store_features(const float* src, size_t n, float* dst) {
   std::memcpy(dst, src, sizeof(float) * n);
   return false;
 }
+
+#if SAT_HALF_FEATURES
+void half_to_float(const uint16_t* src, size_t n, float* dst) {
+  const ptrdiff_t n8 = (ptrdiff_t)(n / 8) * 8;
+  #pragma omp parallel for schedule(static)
+  for (ptrdiff_t i = 0; i < n8; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (size_t i = (size_t)n8; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
+bool keep_half_features(const uint16_t* src, size_t n, float* dst) {
+  if (!half_features_wanted()) return false;
+  std::memcpy(dst, src, sizeof(uint16_t) * n);
+  return true;
+}
+#endif
 
 // ctx = Σ_l α_l a_l over the L rows of a (D wide), four locations per pass over ctx (a quarter
 // of the ctx loads and stores). The operations are spelled out (w0 a0, then fma w1 a1, w2 a2,

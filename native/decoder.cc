@@ -340,7 +340,7 @@ void Decoder::backward(const float* W, float* g, const StepArgs& a, const StepOu
 
 // ------------------------------------------------------------------------------------ decoding
 
-void Decoder::prepare_decode(const float* W, const float* feats, int numImages, DecodeContext& ctx) {
+void Decoder::prepare_decode(const float* W, const float* feats, const uint16_t* featsHalf, int numImages, DecodeContext& ctx) {
   const int L = dims.L, D = dims.D, A = dims.A, n = dims.n, m = dims.m, K = dims.K;
   const int nD = n + D;
   prof.start();
@@ -354,17 +354,29 @@ void Decoder::prepare_decode(const float* W, const float* feats, int numImages, 
     }
   };
   take(ctx.feats, spare_.feats, (size_t)numImages * L * D);
-  ctx.featsHalf = store_features(feats, (size_t)numImages * L * D, ctx.feats.data());
   take(ctx.P, spare_.P, (size_t)numImages * L * A);
   take(ctx.abar, spare_.abar, (size_t)numImages * D);
   take(ctx.XW, spare_.XW, (size_t)K * 4 * n);
   // pack_weights reuses a PackedMatrix's memory when it is large enough.
   for (int i = 0; i < 5; i++) std::swap(*ctx.packs()[i], *spare_.packs()[i]);
+  const size_t values = (size_t)numImages * L * D;
+#if SAT_HALF_FEATURES
+  // Float16 input is widened into ctx.feats for P and the mean (one GEMM over all images, as
+  // from float32 input: a different M can change the BLAS's summation order), then replaced
+  // there by its float16 bits.
+  if (featsHalf) {
+    half_to_float(featsHalf, values, ctx.feats.data());
+    feats = ctx.feats.data();
+  }
+#endif
+  if (!featsHalf) ctx.featsHalf = store_features(feats, values, ctx.feats.data());
   prof.lap(0, "p.copy");
   attention_project_forward(numImages * L, D, A, feats, W + off.W_a, ctx.P.data());
-  prof.lap(1, "p.P");
   mean_rows(numImages, L, D, feats, ctx.abar.data());
-  prof.lap(2, "p.mean");
+#if SAT_HALF_FEATURES
+  if (featsHalf) ctx.featsHalf = keep_half_features(featsHalf, values, ctx.feats.data());
+#endif
+  prof.lap(1, "p.P+mean");
   pack_weights(false, n, A, W + off.W_h, A, ctx.W_h);
   pack_weights(false, nD, 4 * n, W + off.U, 4 * n, ctx.UWz);
   pack_weights(false, m, 4 * n, W + off.W_x, 4 * n, ctx.W_x);

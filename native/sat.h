@@ -219,6 +219,13 @@ void attention_forward(const AttentionStep& s);
 // every one of the n values is a float16, which those read from a feature store are; else a
 // float32 copy (false). SAT_NO_HALF_FEATURES=1 always copies.
 bool store_features(const float* src, size_t n, float* dst);
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define SAT_HALF_FEATURES 1
+// The same from float16 bits (a feature store's): dst holds them widened by half_to_float;
+// they replace it (true) unless SAT_NO_HALF_FEATURES=1 (false: dst stays float32).
+bool keep_half_features(const uint16_t* src, size_t n, float* dst);
+void half_to_float(const uint16_t* src, size_t n, float* dst);
+#endif
 
 // The step's backward: dP (accumulated over steps), dq and dpreβ (kept for the weight
 // gradients), and dh_prev += dq W_hᵀ + dpreβ w_beta.
@@ -416,7 +423,9 @@ class Decoder {
   void backward(const float* params, float* grads, const StepArgs& a, const StepOut& out);
   // prepare_decode takes its buffers from the last recycled context where they are large
   // enough: fresh 100 MB buffers cost more in page faults than the projection that fills them.
-  void prepare_decode(const float* params, const float* feats, int numImages, DecodeContext& ctx);
+  // The features are float32 (feats) or, where SAT_HALF_FEATURES, float16 bits (featsHalf,
+  // feats nullptr).
+  void prepare_decode(const float* params, const float* feats, const uint16_t* featsHalf, int numImages, DecodeContext& ctx);
   // Keeps ctx's buffers for the next prepare_decode and leaves ctx empty.
   void recycle(DecodeContext& ctx);
   void initial_state(const float* params, const DecodeContext& ctx, const int* rowImage, int N, float* h, float* c);

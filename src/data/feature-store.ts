@@ -247,7 +247,6 @@ export class FeatureStore {
   private readonly rows: number[];
   private readonly fds: (number | null)[];
   private readonly rowBytes: number;
-  private readonly buf: Buffer;
   private readonly half: Uint16Array;
 
   private constructor(dir: string, m: Pick<StoreManifest, "encoder" | "L" | "D" | "shards" | "failed">, complete: boolean) {
@@ -270,8 +269,7 @@ export class FeatureStore {
     );
     this.ids = ids;
     this.rowBytes = this.L * this.D * 2;
-    this.buf = Buffer.alloc(this.rowBytes);
-    this.half = new Uint16Array(this.buf.buffer, this.buf.byteOffset, this.L * this.D);
+    this.half = new Uint16Array(this.L * this.D);
   }
 
   static open(dir: string, opts: OpenOptions = {}): FeatureStore {
@@ -311,20 +309,29 @@ export class FeatureStore {
 
   /** The [L, D] features of one image as float32, into `out` (at `offset`) if given. */
   read(id: string, out?: Float32Array, offset = 0): Float32Array {
-    const w = this.where.get(id);
-    if (!w) throw new FeatureStoreError(`feature store ${this.dir}: no features for image '${id}'`);
     const n = this.L * this.D;
     const dst = out ?? new Float32Array(n);
     if (dst.length < offset + n) throw new RangeError(`output holds ${dst.length} floats, need ${offset + n}`);
+    const h = this.readHalf(id, this.half);
+    for (let i = 0; i < n; i++) dst[offset + i] = HALF_TO_FLOAT[h[i]];
+    return dst;
+  }
+
+  /** The [L, D] features of one image as the float16 bits stored, into `out` (at `offset`) if given. */
+  readHalf(id: string, out?: Uint16Array, offset = 0): Uint16Array {
+    const w = this.where.get(id);
+    if (!w) throw new FeatureStoreError(`feature store ${this.dir}: no features for image '${id}'`);
+    const n = this.L * this.D;
+    const dst = out ?? new Uint16Array(n);
+    if (dst.length < offset + n) throw new RangeError(`output holds ${dst.length} values, need ${offset + n}`);
+    const bytes = new Uint8Array(dst.buffer, dst.byteOffset + offset * 2, this.rowBytes);
     const fd = this.fd(w.shard);
     let got = 0;
     while (got < this.rowBytes) {
-      const r = readSync(fd, this.buf, got, this.rowBytes - got, w.row * this.rowBytes + got);
+      const r = readSync(fd, bytes, got, this.rowBytes - got, w.row * this.rowBytes + got);
       if (r === 0) throw new FeatureStoreError(`${this.files[w.shard]}: truncated since the store was opened (row ${w.row})`);
       got += r;
     }
-    const h = this.half;
-    for (let i = 0; i < n; i++) dst[offset + i] = HALF_TO_FLOAT[h[i]];
     return dst;
   }
 
@@ -334,6 +341,15 @@ export class FeatureStore {
     const dst = out ?? new Float32Array(ids.length * n);
     if (dst.length < ids.length * n) throw new RangeError(`output holds ${dst.length} floats, need ${ids.length * n}`);
     ids.forEach((id, b) => this.read(id, dst, b * n));
+    return dst;
+  }
+
+  /** readBatch's features as their float16 bits (what an engine's prepareDecode also takes). */
+  readBatchHalf(ids: readonly string[], out?: Uint16Array): Uint16Array {
+    const n = this.L * this.D;
+    const dst = out ?? new Uint16Array(ids.length * n);
+    if (dst.length < ids.length * n) throw new RangeError(`output holds ${dst.length} values, need ${ids.length * n}`);
+    ids.forEach((id, b) => this.readHalf(id, dst, b * n));
     return dst;
   }
 

@@ -15,7 +15,7 @@
  * - A caption is always returned: hypotheses cut at maxLength stand in when no beam of the
  *   image emitted <end>.
  */
-import type { DecodeState, DecoderEngine } from "../model/engine.js";
+import type { DecodeFeatures, DecodeState, DecoderEngine } from "../model/engine.js";
 import { DECODE_DEFAULTS } from "./defaults.js";
 import { decodeTopWords } from "./top-words.js";
 import { withDecodeContext } from "./context.js";
@@ -100,7 +100,7 @@ function spell(last: WordNode | null, logProb: number, finished: boolean, a: num
   };
 }
 
-export function beamSearch(engine: DecoderEngine, features: Float32Array, numImages: number, o: BeamOptions): BeamCaption[][] {
+export function beamSearch(engine: DecoderEngine, features: DecodeFeatures, numImages: number, o: BeamOptions): BeamCaption[][] {
   const beamWidth = o.beamWidth ?? DECODE_DEFAULTS.beamWidth;
   const maxLength = o.maxLength ?? DECODE_DEFAULTS.maxLength;
   const topN = Math.min(o.topN ?? DECODE_DEFAULTS.topN, beamWidth);

@@ -21,12 +21,13 @@ export interface StoreDecodeOptions extends Pick<CaptionOptions, "beamWidth" | "
 export function captionStoredImages(engine: DecoderEngine, vocab: Vocabulary, store: FeatureStore, ids: readonly string[], o: StoreDecodeOptions = {}): Map<string, string> {
   const batch = o.imagesPerBatch ?? DECODE_BATCH_IMAGES;
   const LD = store.L * store.D;
-  const buf = new Float32Array(Math.min(batch, ids.length) * LD);
+  // The stored float16 bits go to the engine as they are (see DecodeFeatures).
+  const buf = new Uint16Array(Math.min(batch, ids.length) * LD);
   const beam = beamOptionsFor({ beamWidth: o.beamWidth, maxLength: o.maxLength, lengthPenalty: o.lengthPenalty, topN: 1 });
   const out = new Map<string, string>();
   for (let s = 0; s < ids.length; s += batch) {
     const chunk = ids.slice(s, s + batch);
-    const feats = store.readBatch(chunk, buf.subarray(0, chunk.length * LD));
+    const feats = store.readBatchHalf(chunk, buf.subarray(0, chunk.length * LD));
     const res = beamSearch(engine, feats, chunk.length, beam);
     chunk.forEach((id, k) => out.set(id, vocab.decode(res[k][0].tokens).join(" ")));
     o.onProgress?.(Math.min(ids.length, s + batch));

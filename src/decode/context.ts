@@ -3,9 +3,9 @@
  * that its large buffers go back to the engine for the next call rather than waiting for the
  * garbage collector.
  */
-import type { DecodeContext, DecoderEngine } from "../model/engine.js";
+import type { DecodeContext, DecodeFeatures, DecoderEngine } from "../model/engine.js";
 
-export function withDecodeContext<T>(engine: DecoderEngine, features: Float32Array, numImages: number, decode: (ctx: DecodeContext) => T): T {
+export function withDecodeContext<T>(engine: DecoderEngine, features: DecodeFeatures, numImages: number, decode: (ctx: DecodeContext) => T): T {
   const ctx = engine.prepareDecode(features, numImages);
   try {
     return decode(ctx);

@@ -4,7 +4,7 @@
  * yields its first maxLength words. As in beam search (beam.ts, whose width 1 this equals),
  * <end> is no choice at the first step, so every caption has at least one word.
  */
-import type { DecoderEngine } from "../model/engine.js";
+import type { DecodeFeatures, DecoderEngine } from "../model/engine.js";
 import { withDecodeContext } from "./context.js";
 
 export interface DecodedCaption {
@@ -25,7 +25,7 @@ export interface DecodeSettings {
   maxLength: number;
 }
 
-export function greedyDecode(engine: DecoderEngine, features: Float32Array, numImages: number, s: DecodeSettings): DecodedCaption[] {
+export function greedyDecode(engine: DecoderEngine, features: DecodeFeatures, numImages: number, s: DecodeSettings): DecodedCaption[] {
   const { vocabSize: K, numLocations: L } = engine.config;
   return withDecodeContext(engine, features, numImages, (ctx) => {
     const rows = Int32Array.from({ length: numImages }, (_, i) => i);

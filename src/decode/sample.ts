@@ -5,7 +5,7 @@
  * expectation (what inference uses) and dropout is off, so the captions come from exactly the
  * distribution that a dropout-free teacher-forced pass over them scores.
  */
-import type { DecoderEngine } from "../model/engine.js";
+import type { DecodeFeatures, DecoderEngine } from "../model/engine.js";
 import type { SeededRandom } from "../util/rng.js";
 import { entropy } from "../model/reference.js";
 import type { DecodeSettings } from "./greedy.js";
@@ -30,7 +30,7 @@ export interface SampleResult {
  * Samples one caption per row; row r decodes image rowImage[r] of `features` ([numImages, L, D]).
  * A row that reaches maxLength words without drawing <end> is cut there.
  */
-export function sampleDecode(engine: DecoderEngine, features: Float32Array, numImages: number, rowImage: Int32Array, rng: SeededRandom, s: DecodeSettings): SampleResult {
+export function sampleDecode(engine: DecoderEngine, features: DecodeFeatures, numImages: number, rowImage: Int32Array, rng: SeededRandom, s: DecodeSettings): SampleResult {
   const { vocabSize: K, numLocations: L } = engine.config;
   const N = rowImage.length;
   return withDecodeContext(engine, features, numImages, (ctx) => {

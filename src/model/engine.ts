@@ -100,6 +100,13 @@ export interface DecodeState {
   c: Float32Array;
 }
 
+/**
+ * Features to decode, [numImages, L, D]: float32, or the float16 bits (a Uint16Array) that a
+ * feature store holds, which an engine may keep as they are (the native one halves the bytes
+ * each step's attention reads) instead of widening them first.
+ */
+export type DecodeFeatures = Float32Array | Uint16Array;
+
 export interface DecoderEngine {
   readonly kind: "native" | "reference";
   readonly config: ModelConfig;
@@ -113,7 +120,7 @@ export interface DecoderEngine {
    * Prepares decoding of `numImages` images ([numImages, L, D]). The context captures the
    * weights as they are now; prepare a new one after changing the parameters.
    */
-  prepareDecode(features: Float32Array, numImages: number): DecodeContext;
+  prepareDecode(features: DecodeFeatures, numImages: number): DecodeContext;
   /**
    * Ends a decoding early: the context's memory (features, projections and packed weights, a
    * few hundred MB for a large batch) goes back to the engine for its next prepareDecode

@@ -8,6 +8,7 @@
 import type { ModelConfig } from "./config.js";
 import type {
   DecodeContext,
+  DecodeFeatures,
   DecodeState,
   DecodeStepResult,
   DecoderEngine,
@@ -19,6 +20,7 @@ import type {
   TrainBatch,
 } from "./engine.js";
 import { paramLayout, view, type ParamLayout, type ParamName } from "./layout.js";
+import { decodeHalf } from "../data/float16.js";
 import { LOCATION_STREAM_XOR, uniform } from "../util/rng.js";
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
@@ -574,11 +576,12 @@ export class ReferenceEngine implements DecoderEngine {
   private decodeFeatures: Float32Array | null = null;
   private decodeP: FloatArray[] = [];
 
-  prepareDecode(features: Float32Array, numImages: number): DecodeContext {
+  prepareDecode(given: DecodeFeatures, numImages: number): DecodeContext {
     const { numLocations: L, featureDim: D } = this.config;
-    if (features.length !== numImages * L * D) {
-      throw new Error(`prepareDecode: features has ${features.length} floats, expected numImages*L*D = ${numImages * L * D}`);
+    if (given.length !== numImages * L * D) {
+      throw new Error(`prepareDecode: features has ${given.length} values, expected numImages*L*D = ${numImages * L * D}`);
     }
+    const features = given instanceof Uint16Array ? decodeHalf(given, new Float32Array(given.length)) : given;
     this.decodeFeatures = features;
     this.decodeP = [];
     for (let im = 0; im < numImages; im++) this.decodeP.push(attentionProjectForward(this.w, this.config, features, im * L * D, this.F));

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { ModelConfig } from "../model/config.js";
 import type {
   DecodeContext,
+  DecodeFeatures,
   DecodeState,
   DecodeStepResult,
   DecodeTopResult,
@@ -21,6 +22,7 @@ import type {
   TrainBatch,
 } from "../model/engine.js";
 import { paramLayout } from "../model/layout.js";
+import { decodeHalf } from "../data/float16.js";
 
 /** The options of the addon's training step: StepArgs of native/sat.h, and the output buffers. */
 type AddonStep = TrainBatch & Pick<StepOptions, "dropout" | "seed" | "alphaC" | "reinforceWeight" | "entropyWeight" | "baseline" | "computeGrad" | "locations"> & {
@@ -44,8 +46,11 @@ interface AddonDecodeRows {
 /** The addon's Engine class (native/addon.cc): one options object per call. */
 interface AddonEngine {
   forwardBackward(o: AddonStep): { loss: number; nll: number; penalty: number; attentionEntropy: number; tokens: number };
-  /** featureBits: 16 when the context holds the features as float16 (all were float16 values), else 32. */
-  prepareDecode(o: { params: Float32Array; features: Float32Array; numImages: number }): AddonContext & { numImages: number; featureBits: 16 | 32 };
+  /**
+   * features, or featuresHalf (float16 bits) where the addon has halfFeatures. featureBits: 16
+   * when the context holds the features as float16, else 32.
+   */
+  prepareDecode(o: { params: Float32Array; features?: Float32Array; featuresHalf?: Uint16Array; numImages: number }): AddonContext & { numImages: number; featureBits: 16 | 32 };
   initialState(o: AddonDecodeRows & { h: Float32Array; c: Float32Array }): void;
   releaseDecode(o: { ctx: AddonContext }): void;
   decodeStep(o: AddonDecodeRows & {
@@ -73,6 +78,8 @@ export interface EngineDims {
 export interface NativeAddon {
   Engine: new (dims: EngineDims) => AddonEngine;
   numThreads(): number;
+  /** Whether prepareDecode takes float16 features (the build has F16C). */
+  halfFeatures: boolean;
   /** The BLAS build and the kernels it picked on this CPU. */
   blasInfo(): string;
   /** Best GFLOP/s of `reps` row-major sgemms C[M,N] = A[M,K] B[K,N] through the engine's own gemm (threads split as in a step). */
@@ -153,7 +160,7 @@ export class NativeEngine implements DecoderEngine {
 
   constructor(
     readonly config: ModelConfig,
-    addon: NativeAddon,
+    private readonly addon: NativeAddon,
     params?: Float32Array | Float64Array,
   ) {
     const total = paramLayout(config).total;
@@ -195,8 +202,13 @@ export class NativeEngine implements DecoderEngine {
     return out;
   }
 
-  prepareDecode(features: Float32Array, numImages: number): DecodeContext {
-    const handle = this.e.prepareDecode({ params: this.params, features, numImages });
+  prepareDecode(features: DecodeFeatures, numImages: number): DecodeContext {
+    const half = features instanceof Uint16Array;
+    const handle = this.e.prepareDecode(
+      half && this.addon.halfFeatures
+        ? { params: this.params, featuresHalf: features, numImages }
+        : { params: this.params, features: half ? decodeHalf(features, new Float32Array(features.length)) : features, numImages },
+    );
     const ctx: DecodeContext = { numImages };
     this.contexts.set(ctx, handle);
     return ctx;

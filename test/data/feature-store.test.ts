@@ -10,6 +10,7 @@ import { UserError } from "../../src/errors.js";
 import { loadDataset } from "../../src/data/datasets.js";
 import { extractFeatures } from "../../src/features/extract.js";
 import { FeatureStore } from "../../src/data/feature-store.js";
+import { decodeHalf } from "../../src/data/float16.js";
 import { loadImage } from "../../src/data/images.js";
 import { loadTfjsEncoder } from "../../src/encoder/encoder.js";
 import { buildTinyModel } from "../encoder/tiny-model.js";
@@ -85,6 +86,11 @@ test("extraction: bad images reported and skipped, features readable by id, reru
   const batch = store.readBatch(ids);
   assert.deepEqual(batch.subarray(0, 320), store.read(ids[0]));
   assert.deepEqual(batch.subarray(320), store.read(ids[1]));
+  // The stored bits themselves (what decoding hands the engine) are those float32 values.
+  const bits = store.readBatchHalf(ids, new Uint16Array(3 * 320).fill(0xffff).subarray(320));
+  assert.deepEqual(decodeHalf(bits, new Float32Array(640)), batch);
+  assert.deepEqual(store.readHalf(ids[1], new Uint16Array(330), 10).subarray(10), bits.subarray(320));
+  assert.throws(() => store.readBatchHalf(ids, new Uint16Array(639)), RangeError);
   assert.throws(() => store.read("pngs/nope.png"), UserError);
   store.close();
 

@@ -9,6 +9,7 @@ import { createNativeEngine } from "../../src/native/engine.js";
 import { beamSearch } from "../../src/decode/beam.js";
 import { topWordsOfRow } from "../../src/decode/top-words.js";
 import type { DecodeTopResult } from "../../src/model/engine.js";
+import { decodeHalf, encodeHalf } from "../../src/data/float16.js";
 
 const config = resolveModelConfig({ vocabSize: 40, embedDim: 16, hiddenDim: 24, attnDim: 12, featureDim: 10, numLocations: 49 });
 const native0 = createNativeEngine(config);
@@ -60,6 +61,22 @@ test("beam search: native and reference agree on captions, scores and α", { ski
     for (const l of a[i][0].locations!) assert.ok(l >= 0 && l < config.numLocations);
   }
   native.dispose();
+});
+
+test("beam search on a feature store's float16 bits = on their float32 values, in both engines", { skip }, () => {
+  const N = 3;
+  const { params, features: [raw] } = peakedModel(12, N);
+  const bits = new Uint16Array(raw.length);
+  encodeHalf(raw, bits);
+  const widened = decodeHalf(bits, new Float32Array(bits.length));
+  const opts = { startId: 1, endId: 2, beamWidth: 3, maxLength: 8, topN: 3 };
+  for (const engine of [createNativeEngine(config, params)!, new ReferenceEngine(config, Float32Array.from(params))]) {
+    const fromBits = beamSearch(engine, bits, N, opts);
+    const fromFloats = beamSearch(engine, widened, N, opts);
+    // The same engine on the same values: identical, not merely close.
+    assert.deepEqual(fromBits, fromFloats, engine.kind);
+    if (engine.kind === "native") engine.dispose();
+  }
 });
 
 test("decodeStepTop: the native selection equals the same selection over decodeStep's log p, bit for bit", { skip }, () => {

@@ -201,34 +201,38 @@ test("decodeStep native = reference (soft and sampled)", { skip }, () => {
 });
 
 // Decoding keeps features that are all float16 values (those of a feature store) as float16,
-// half the bytes each step's attention streams; the result must not change by a bit. D = 27
-// runs the 16-wide (AVX-512), 8-wide and scalar parts of the half kernel, L = 7 its blocks of
-// four locations and the single-location tail.
-test("decoding with float16-exact features gives the same bits through the half and float32 paths", { skip }, () => {
+// half the bytes each step's attention streams, whether they arrive as float32 copies or as
+// the store's float16 bits; the result must not change by a bit. D = 27 runs the 16-wide
+// (AVX-512), 8-wide and scalar parts of the half kernel, L = 7 its blocks of four locations
+// and the single-location tail, 11 images the chunks in which float16 input is widened for P.
+test("decoding float16 features gives the same bits through the float16 and float32 paths, from either input", { skip }, () => {
   const cfg = resolveModelConfig({ vocabSize: 23, embedDim: 8, hiddenDim: 12, attnDim: 20, featureDim: 27, numLocations: 7 });
   const params = makeParams(41, cfg);
   const rng = new SeededRandom(42);
   const { numLocations: L, featureDim: D, vocabSize: K } = cfg;
-  const bits = new Uint16Array(3 * L * D);
+  const images = 11;
+  const bits = new Uint16Array(images * L * D);
   encodeHalf(Array.from({ length: bits.length }, () => rng.normal() * 2), bits);
   const features = decodeHalf(bits, new Float32Array(bits.length));
-  const rowImage = Int32Array.from([2, 0, 1, 1, 0]);
+  const rowImage = Int32Array.from([2, 0, 10, 1, 1, 9, 0]);
   const steps = Array.from({ length: 4 }, () => new Int32Array(rowImage.length).map(() => rng.int(K)));
+  const dims = { K, m: cfg.embedDim, n: cfg.hiddenDim, A: cfg.attnDim, D, L };
 
-  const run = (noHalf: boolean) => {
+  const run = (input: Float32Array | Uint16Array, noHalf: boolean) => {
     if (noHalf) process.env.SAT_NO_HALF_FEATURES = "1";
     else delete process.env.SAT_NO_HALF_FEATURES;
     try {
-      const raw = new addon!.Engine({ K, m: cfg.embedDim, n: cfg.hiddenDim, A: cfg.attnDim, D, L });
-      const featureBits = raw.prepareDecode({ params, features, numImages: 3 }).featureBits;
+      const raw = new addon!.Engine(dims);
+      const featureBits = raw.prepareDecode(input instanceof Uint16Array ? { params, featuresHalf: input, numImages: images } : { params, features: input, numImages: images }).featureBits;
       raw.dispose();
       const engine = createNativeEngine(cfg, params)!;
-      const ctx = engine.prepareDecode(features, 3);
+      const ctx = engine.prepareDecode(input, images);
       const state = engine.initialState(ctx, rowImage);
+      const out = [{ h: state.h.slice(), c: state.c.slice() } as Record<string, Float32Array>];
       // Step 2 samples a location (hard attention), the others take the soft context.
-      const out = steps.map((tokens, step) => {
+      steps.forEach((tokens, step) => {
         const r = engine.decodeStep(ctx, rowImage, tokens, state, step === 2 ? 7 : undefined);
-        return { logProbs: r.logProbs, alpha: r.alpha, beta: r.beta, h: state.h.slice(), c: state.c.slice() };
+        out.push({ logProbs: r.logProbs, alpha: r.alpha, beta: r.beta, h: state.h.slice(), c: state.c.slice() });
       });
       engine.dispose();
       return { featureBits, out };
@@ -236,19 +240,25 @@ test("decoding with float16-exact features gives the same bits through the half 
       delete process.env.SAT_NO_HALF_FEATURES;
     }
   };
-  const half = run(false);
-  const full = run(true);
-  assert.equal(half.featureBits, 16, "float16-exact features are kept as float16 on an AVX2 CPU");
-  assert.equal(full.featureBits, 32, "SAT_NO_HALF_FEATURES=1 keeps float32");
-  half.out.forEach((h, step) => {
-    for (const k of ["logProbs", "alpha", "beta", "h", "c"] as const) {
-      assert.deepEqual(new Uint32Array(h[k].buffer, h[k].byteOffset, h[k].length), new Uint32Array(full.out[step][k].buffer, full.out[step][k].byteOffset, full.out[step][k].length), `step ${step} ${k}`);
-    }
-  });
+  assert.ok(addon!.halfFeatures, "an AVX2 build (F16C) takes float16 features");
+  const expected = run(features, true);
+  assert.equal(expected.featureBits, 32, "SAT_NO_HALF_FEATURES=1 keeps float32");
+  const asBits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+  for (const [what, input, noHalf, featureBits] of [
+    ["float32 input kept as float16", features, false, 16],
+    ["float16 input kept as float16", bits, false, 16],
+    ["float16 input widened (SAT_NO_HALF_FEATURES=1)", bits, true, 32],
+  ] as const) {
+    const got = run(input, noHalf);
+    assert.equal(got.featureBits, featureBits, what);
+    got.out.forEach((o, step) => {
+      for (const k of Object.keys(expected.out[step])) assert.deepEqual(asBits(o[k]), asBits(expected.out[step][k]), `${what}: step ${step} ${k}`);
+    });
+  }
   // One value that float16 cannot hold sends the whole context down the float32 path.
   const inexact = features.slice();
   inexact[5 * D + 3] = 1 + 2 ** -20;
-  const raw = new addon!.Engine({ K, m: cfg.embedDim, n: cfg.hiddenDim, A: cfg.attnDim, D, L });
-  assert.equal(raw.prepareDecode({ params, features: inexact, numImages: 3 }).featureBits, 32);
+  const raw = new addon!.Engine(dims);
+  assert.equal(raw.prepareDecode({ params, features: inexact, numImages: images }).featureBits, 32);
   raw.dispose();
 });
