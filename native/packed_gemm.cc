@@ -5,10 +5,11 @@
 // packed once into panels of 32 columns, k-major (each k's 32 values adjacent), and an
 // AVX-512 micro-kernel streams a panel while 8 rows of A are broadcast into 16 accumulators.
 // Each output is one thread's sequential sum over k, so results do not depend on the thread
-// count. Without AVX-512 the same loops run as plain C++ (vectorised by the compiler).
+// count. AVX2 CPUs run a 6-row kernel over half panels with the same sums; without either,
+// the same loops run as plain C++ (vectorised by the compiler).
 #include <omp.h>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -147,6 +148,85 @@ static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp
     case 2: micro_kernel<2>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1, pb, pe); break;
     case 1: micro_kernel<1>(K, Ai, lda, Wp, Ci, ldc, accumulate, m0, m1, pb, pe); break;
     default: break;
+  }
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+// AVX2 has 16 vector registers: a panel is computed in two halves of 16 columns, 6 rows at a
+// time (12 accumulators, 2 weight vectors, 1 broadcast). Each output is the same sequential
+// fma chain over k as in the AVX-512 kernel, so both give the same bits.
+template <int ROWS>
+static inline void micro_kernel(int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols,
+                                const char* pf, const char* pfEnd) {
+  __m256 c0[ROWS], c1[ROWS];
+  // Every loop over the rows unrolled, so that the accumulators stay in registers (a loop
+  // left rolled makes GCC keep the arrays on the stack and store them at every k).
+  #pragma GCC unroll 8
+  for (int r = 0; r < ROWS; r++) {
+    c0[r] = _mm256_setzero_ps();
+    c1[r] = _mm256_setzero_ps();
+  }
+  for (int k = 0; k < K; k++) {
+    if ((k & 7) == 0 && pf < pfEnd) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      pf += 64;
+    }
+    const __m256 w0 = _mm256_load_ps(Wp + (size_t)k * PANEL);
+    const __m256 w1 = _mm256_load_ps(Wp + (size_t)k * PANEL + 8);
+    #pragma GCC unroll 8
+    for (int r = 0; r < ROWS; r++) {
+      const __m256 a = _mm256_broadcast_ss(A + (size_t)r * lda + k);
+      c0[r] = _mm256_fmadd_ps(a, w0, c0[r]);
+      c1[r] = _mm256_fmadd_ps(a, w1, c1[r]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int r = 0; r < ROWS; r++) {
+    float* c = C + (size_t)r * ldc;
+    if (cols >= 16) {
+      if (accumulate) {
+        c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(c));
+        c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(c + 8));
+      }
+      _mm256_storeu_ps(c, c0[r]);
+      _mm256_storeu_ps(c + 8, c1[r]);
+    } else {
+      alignas(32) float t[16];
+      _mm256_store_ps(t, c0[r]);
+      _mm256_store_ps(t + 8, c1[r]);
+      for (int j = 0; j < cols; j++) c[j] = accumulate ? t[j] + c[j] : t[j];
+    }
+  }
+}
+
+static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols,
+                       const float* next) {
+  constexpr int R = 6;
+  // As in the AVX-512 kernel: each block prefetches its share of the next panel into L2.
+  const int halves = cols > 16 ? 2 : 1;
+  const int blocks = ((M + R - 1) / R) * halves;
+  const size_t panelBytes = (size_t)K * PANEL * sizeof(float);
+  const size_t share = next ? (panelBytes / blocks + 63) / 64 * 64 : 0;
+  const char* nextBytes = reinterpret_cast<const char*>(next);
+  int block = 0;
+  for (int i = 0; i < M; i += R) {
+    const float* Ai = A + (size_t)i * lda;
+    for (int h = 0; h < halves; h++, block++) {
+      const size_t lo = std::min(panelBytes, share * block), hi = std::min(panelBytes, lo + share);
+      const char* pb = next ? nextBytes + lo : nullptr;
+      const char* pe = next ? nextBytes + hi : nullptr;
+      const float* Wh = Wp + h * 16;
+      float* Ci = C + (size_t)i * ldc + h * 16;
+      const int hc = std::min(16, cols - h * 16);
+      switch (std::min(R, M - i)) {
+        case 6: micro_kernel<6>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
+        case 5: micro_kernel<5>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
+        case 4: micro_kernel<4>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
+        case 3: micro_kernel<3>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
+        case 2: micro_kernel<2>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
+        case 1: micro_kernel<1>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
+        default: break;
+      }
+    }
   }
 }
 #else
