@@ -94,7 +94,7 @@ void Decoder::free_buf(Buf& b) {
 void Decoder::release() {
   for (Buf* b : {&abar_, &h0_, &c0_, &P_, &X_, &HZ_, &HO_, &G_, &C_, &TC_, &q_, &S_, &alpha_, &beta_, &ctx_, &ent_, &logaS_, &cov_, &U_, &UD_,
                  &logits_, &dHO_, &dX_, &dc_, &dHZ_, &dG_, &dQ_, &dpb_, &dP_, &dwatt_, &rew_, &dinit_, &dLP_, &dq_, &dHZd_, &dG2_, &dHO2_,
-                 &dU_, &dUD_, &dX2_, &dctx_, &dTC_})
+                 &dU_, &dUD_, &dX2_, &dctx_, &dTC_, &dHZu_, &dHOu_, &dAlphaU_, &dBetaU_, &dGu_})
     free_buf(*b);
   for (PackedMatrix* pm : {&packUWz_, &packWh_, &packUWzT_, &packWhT_}) free_packed(*pm);
   for (FloatBuffer* b : spare_.buffers()) *b = FloatBuffer();
@@ -451,22 +451,76 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
     for (int r = 0; r < N; r++) std::memcpy(G + (size_t)r * G4, XW + (size_t)slot[tokens[r]] * G4, sizeof(float) * G4);
   }
   prof.lap(0, "d.x");
+  // Beam search continues a hypothesis with several words: those rows share the image and
+  // h_{t-1}, hence the attention, ẑ_t and [h_{t-1} | ẑ_t] [U; W_z] (only E[y] W_x and the cell
+  // state differ). Those are computed once per distinct (image, h_{t-1}) row: every row of
+  // the attention and of gemm_packed is computed on its own, so the bits are those of
+  // computing each row. Rows are compared with the earlier distinct rows of their run of one
+  // image (beam search keeps an image's rows together). Sampled attention draws per row.
+  int R = N;
+  if (!sample) {
+    rowRep_.resize(N);
+    repRow_.clear();
+    repImage_.clear();
+    int runStart = 0;
+    for (int r = 0; r < N; r++) {
+      const int im = rowImage[r];
+      if (r > 0 && rowImage[r - 1] != im) runStart = (int)repRow_.size();
+      int found = -1;
+      for (int u = runStart; u < (int)repRow_.size() && found < 0; u++)
+        if (std::memcmp(h + (size_t)repRow_[u] * n, h + (size_t)r * n, sizeof(float) * n) == 0) found = u;
+      if (found < 0) {
+        found = (int)repRow_.size();
+        repRow_.push_back(r);
+        repImage_.push_back(im);
+      }
+      rowRep_[r] = found;
+    }
+    R = (int)repRow_.size();
+  }
+  const bool shared = R < N;
+  // The attention's and the gates' GEMM rows: HZ itself, or one row per distinct (image, h).
+  float* HZa = shared ? need(dHZu_, (size_t)R * nD) : HZ;
+  float* HOa = shared ? need(dHOu_, (size_t)R * nD) : HO;
+  if (shared)
+    for (int u = 0; u < R; u++) std::memcpy(HZa + (size_t)u * nD, h + (size_t)repRow_[u] * n, sizeof(float) * n);
   AttentionStep st{};
-  st.B = N; st.L = L; st.A = A; st.D = D; st.hiddenN = n;
-  st.img = rowImage; st.P = dc.P.data();
+  st.B = R; st.L = L; st.A = A; st.D = D; st.hiddenN = n;
+  st.img = shared ? repImage_.data() : rowImage; st.P = dc.P.data();
   st.feats = dc.featsHalf ? nullptr : dc.feats.data();
   st.featsHalf = dc.featsHalf ? reinterpret_cast<const uint16_t*>(dc.feats.data()) : nullptr;
   st.W_h = W + off.W_h; st.W_hPacked = &dc.W_h; st.b_a = W + off.b_a; st.q = q;
-  st.hprev = HZ; st.ldh = nD;
+  st.hprev = HZa; st.ldh = nD;
   st.w_att = W + off.w_att; st.b_att = W[off.b_att]; st.w_beta = W + off.w_beta; st.b_beta = W[off.b_beta];
-  st.S = nullptr; st.alpha = alpha; st.ldalpha = L; st.beta = beta; st.ldbeta = 1;
-  st.ctx = cx; st.ldctx = D; st.z1 = HZ + n; st.ldz1 = nD; st.z2 = HO + n; st.ldz2 = nD;
+  st.S = nullptr;
+  st.alpha = shared ? need(dAlphaU_, (size_t)R * L) : alpha; st.ldalpha = L;
+  st.beta = shared ? need(dBetaU_, (size_t)R) : beta; st.ldbeta = 1;
+  st.ctx = cx; st.ldctx = D; st.z1 = HZa + n; st.ldz1 = nD; st.z2 = HOa + n; st.ldz2 = nD;
   // Sampled locations go straight to the caller's array when it wants them.
   st.sample = sample; st.locIn = nullptr; st.locOut = locations ? locations : loc_.data(); st.ldloc = 1;
   st.locSeedHash = hash32(sampleSeed ^ LOCATION_STREAM_XOR); st.T = 1; st.t = 0;
   attention_forward(st);
   prof.lap(1, "d.att");
-  lstm_forward(N, n, nD, HZ, nD, W + off.U, &dc.UWz, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
+  if (!shared) {
+    lstm_forward(N, n, nD, HZ, nD, W + off.U, &dc.UWz, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
+  } else {
+    float* Gu = need(dGu_, (size_t)R * G4);
+    gemm_packed(R, HZa, nD, dc.UWz, false, Gu, G4);
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++) {
+      const int u = rowRep_[r];
+      std::memcpy(alpha + (size_t)r * L, st.alpha + (size_t)u * L, sizeof(float) * L);
+      beta[r] = st.beta[u];
+      std::memcpy(HZ + (size_t)r * nD + n, HZa + (size_t)u * nD + n, sizeof(float) * D);
+      std::memcpy(HO + (size_t)r * nD + n, HOa + (size_t)u * nD + n, sizeof(float) * D);
+      // The GEMM's sum plus E[y] W_x: the one addition gemm_packed's accumulate makes.
+      float* g = G + (size_t)r * G4;
+      const float* gu = Gu + (size_t)u * G4;
+      #pragma omp simd
+      for (int j = 0; j < G4; j++) g[j] = gu[j] + g[j];
+    }
+    lstm_cell_forward(N, n, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
+  }
   prof.lap(2, "d.lstm");
   deep_output_forward(N, m, nD, HO, W + off.L_h, X, U, UD, 0.0f, 0, &dc.L_hz);
   prof.lap(3, "d.deep");

@@ -18,6 +18,11 @@ void lstm_forward(int B, int n, int nD, const float* HZ, size_t ldHZ, const floa
     gemm_packed(B, HZ, (int)ldHZ, *UWzPacked, true, G, (int)ldG);
   else
     gemm(false, false, B, 4 * n, nD, 1.0f, HZ, (int)ldHZ, UWz, 4 * n, 1.0f, G, (int)ldG);
+  lstm_cell_forward(B, n, G, ldG, bias, cprev, ldcp, c, ldc, tanhc, ldtc, h1, ldh1, h2, ldh2);
+}
+
+void lstm_cell_forward(int B, int n, float* G, size_t ldG, const float* bias, const float* cprev, size_t ldcp, float* c, size_t ldc,
+                       float* tanhc, size_t ldtc, float* h1, size_t ldh1, float* h2, size_t ldh2) {
   #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++) {
     float* g = G + (size_t)b * ldG;

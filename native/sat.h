@@ -272,6 +272,9 @@ void lstm_forward(int B, int n, int nD, const float* HZ, size_t ldHZ, const floa
                   const float* bias,
                   const float* cprev, size_t ldcp, float* c, size_t ldc, float* tanhc, size_t ldtc, float* h1, size_t ldh1, float* h2,
                   size_t ldh2);
+// lstm_forward after its GEMM: G holds the gates' pre-activations (without b).
+void lstm_cell_forward(int B, int n, float* G, size_t ldG, const float* bias, const float* cprev, size_t ldcp, float* c, size_t ldc,
+                       float* tanhc, size_t ldtc, float* h1, size_t ldh1, float* h2, size_t ldh2);
 // dh = dh_a + dh_b (dh_b may be null); dc_next in/out [B, n] contiguous; dG out; then
 // dHZ = dG [U; W_z]ᵀ = [dh_prev | dẑ_gates] [B, nD] contiguous (written).
 void lstm_backward(int B, int n, int nD, const float* G, size_t ldG, const float* cprev, size_t ldcp, const float* tanhc, size_t ldtc,
@@ -462,6 +465,9 @@ class Decoder {
   // decoding
   DecodeContext spare_;  // a recycled context's buffers
   Buf dLP_, dq_, dHZd_, dG2_, dHO2_, dU_, dUD_, dX2_, dctx_, dTC_;
+  // Rows of one decoding step that share (image, h_{t-1}): their distinct rows (decode_step).
+  Buf dHZu_, dHOu_, dAlphaU_, dBetaU_, dGu_;
+  std::vector<int> rowRep_, repRow_, repImage_;
 };
 
 }  // namespace sat

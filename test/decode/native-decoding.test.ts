@@ -144,3 +144,45 @@ test("releaseDecode: a context's recycled buffers decode the next images exactly
   assert.throws(() => reused.releaseDecode(ctx), /ctx was released/);
   reused.dispose();
 });
+
+// Beam search's rows that continue one hypothesis share the image and h_{t-1}; the native step
+// computes their attention and recurrent GEMM once. Each row must still come out exactly as
+// when decoded alone: the rows below repeat h (with different words and cell states), repeat
+// it for another image, and come back to an image after another one's rows.
+test("decodeStep: rows sharing image and h give each row the bits it gets decoded alone", { skip }, () => {
+  const {
+    params,
+    features: [features],
+  } = peakedModel(14, 2);
+  const engine = createNativeEngine(config, params)!;
+  const { hiddenDim: n, numLocations: L, vocabSize: K } = config;
+  const ctx = engine.prepareDecode(features, 2);
+  // Three distinct hidden states from a first step: hA, hB of image 0, hC of image 1.
+  const first = engine.initialState(ctx, Int32Array.from([0, 0, 1]));
+  engine.decodeStep(ctx, Int32Array.from([0, 0, 1]), Int32Array.from([1, 5, 1]), first);
+  const rng = new SeededRandom(15);
+  //            image, state, word
+  const rows = [[0, 0, 7], [0, 0, 9], [0, 1, 7], [1, 0, 7], [1, 2, 3], [1, 2, 11], [0, 0, 4]] as const;
+  const rowImage = Int32Array.from(rows.map((r) => r[0]));
+  const tokens = Int32Array.from(rows.map((r) => r[2]));
+  const h = new Float32Array(rows.length * n);
+  const c = new Float32Array(rows.length * n);
+  rows.forEach(([, s], r) => {
+    h.set(first.h.subarray(s * n, (s + 1) * n), r * n);
+    c.set(first.c.subarray(s * n, (s + 1) * n).map((v) => v + 0.1 * rng.normal()), r * n);
+  });
+  const together = { h: h.slice(), c: c.slice() };
+  const all = engine.decodeStep(ctx, rowImage, tokens, together);
+  const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  rows.forEach((_, r) => {
+    const alone = { h: h.slice(r * n, (r + 1) * n), c: c.slice(r * n, (r + 1) * n) };
+    const one = engine.decodeStep(ctx, rowImage.subarray(r, r + 1), tokens.subarray(r, r + 1), alone);
+    assert.deepEqual(bits(all.logProbs.subarray(r * K, (r + 1) * K)), bits(one.logProbs), `row ${r} log p`);
+    assert.deepEqual(bits(all.alpha.subarray(r * L, (r + 1) * L)), bits(one.alpha), `row ${r} α`);
+    assert.deepEqual(bits(all.beta.subarray(r, r + 1)), bits(one.beta), `row ${r} β`);
+    assert.deepEqual(bits(together.h.subarray(r * n, (r + 1) * n)), bits(alone.h), `row ${r} h`);
+    assert.deepEqual(bits(together.c.subarray(r * n, (r + 1) * n)), bits(alone.c), `row ${r} c`);
+  });
+  engine.releaseDecode(ctx);
+  engine.dispose();
+});
