@@ -337,19 +337,18 @@ export class FeatureStore {
 
   /** Features of several images, [ids.length, L, D], into `out` (allocated if not given). */
   readBatch(ids: readonly string[], out?: Float32Array): Float32Array {
-    const n = this.L * this.D;
-    const dst = out ?? new Float32Array(ids.length * n);
-    if (dst.length < ids.length * n) throw new RangeError(`output holds ${dst.length} floats, need ${ids.length * n}`);
-    ids.forEach((id, b) => this.read(id, dst, b * n));
-    return dst;
+    return this.batch(ids, out ?? new Float32Array(ids.length * this.L * this.D), "floats", (id, dst, at) => this.read(id, dst, at));
   }
 
   /** readBatch's features as their float16 bits (what an engine's prepareDecode also takes). */
   readBatchHalf(ids: readonly string[], out?: Uint16Array): Uint16Array {
+    return this.batch(ids, out ?? new Uint16Array(ids.length * this.L * this.D), "values", (id, dst, at) => this.readHalf(id, dst, at));
+  }
+
+  private batch<T extends Float32Array | Uint16Array>(ids: readonly string[], dst: T, unit: string, readOne: (id: string, dst: T, at: number) => void): T {
     const n = this.L * this.D;
-    const dst = out ?? new Uint16Array(ids.length * n);
-    if (dst.length < ids.length * n) throw new RangeError(`output holds ${dst.length} values, need ${ids.length * n}`);
-    ids.forEach((id, b) => this.readHalf(id, dst, b * n));
+    if (dst.length < ids.length * n) throw new RangeError(`output holds ${dst.length} ${unit}, need ${ids.length * n}`);
+    ids.forEach((id, b) => readOne(id, dst, b * n));
     return dst;
   }
 
