@@ -141,12 +141,13 @@ static inline float score_row(const float* __restrict p, const float* __restrict
 
 // Half-precision features (SAT_HALF_FEATURES, sat.h) use F16C's conversions, which every AVX2
 // CPU has.
-
+#if SAT_HALF_FEATURES
 // SAT_NO_HALF_FEATURES=1 keeps decoding's features float32 (read at every prepare_decode).
 static bool half_features_wanted() {
   const char* off = std::getenv("SAT_NO_HALF_FEATURES");
   return !(off && off[0] == '1');
 }
+#endif
 
 bool store_features(const float* src, size_t n, float* dst) {
 #if SAT_HALF_FEATURES
