@@ -94,7 +94,7 @@ void Decoder::free_buf(Buf& b) {
 void Decoder::release() {
   for (Buf* b : {&abar_, &h0_, &c0_, &P_, &X_, &HZ_, &HO_, &G_, &C_, &TC_, &q_, &S_, &alpha_, &beta_, &ctx_, &ent_, &logaS_, &cov_, &U_, &UD_,
                  &logits_, &dHO_, &dX_, &dc_, &dHZ_, &dG_, &dQ_, &dpb_, &dP_, &dwatt_, &rew_, &dinit_, &dLP_, &dq_, &dHZd_, &dG2_, &dHO2_,
-                 &dU_, &dUD_, &dX2_, &dctx_, &dTC_, &dHZu_, &dHOu_, &dAlphaU_, &dBetaU_, &dGu_})
+                 &dU_, &dUD_, &dX2_, &dctx_, &dTC_, &dHOu_, &dAlphaU_, &dBetaU_, &dGu_})
     free_buf(*b);
   for (PackedMatrix* pm : {&packUWz_, &packWh_, &packUWzT_, &packWhT_}) free_packed(*pm);
   for (FloatBuffer* b : spare_.buffers()) *b = FloatBuffer();
@@ -417,7 +417,6 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
                           const uint8_t* blocked, int* topIds, float* topLogProbs) {
   const int K = dims.K, m = dims.m, n = dims.n, A = dims.A, D = dims.D, L = dims.L;
   const int nD = n + D, G4 = 4 * n;
-  float* HZ = need(dHZd_, (size_t)N * nD);
   float* HO = need(dHO2_, (size_t)N * nD);
   float* q = need(dq_, (size_t)N * A);
   float* G = need(dG2_, (size_t)N * G4);
@@ -430,7 +429,6 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
   if (!logProbs) logProbs = need(dLP_, (size_t)N * K);
 
   prof.start();
-  for (int r = 0; r < N; r++) std::memcpy(HZ + (size_t)r * nD, h + (size_t)r * n, sizeof(float) * n);
   embedding_forward(N, m, W + off.E, tokens, X);
   // E[token] W_x for the tokens not seen before in this decoding, in one GEMM over their rows
   // (each output of gemm_packed is one sequential sum over k, so a token's row does not depend
@@ -479,23 +477,23 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
     R = (int)repRow_.size();
   }
   const bool shared = R < N;
-  // The attention's and the gates' GEMM rows: HZ itself, or one row per distinct (image, h).
-  float* HZa = shared ? need(dHZu_, (size_t)R * nD) : HZ;
+  // The attention's and the gates' GEMM rows [h_{t-1} | ẑ_t], one per distinct (image, h)
+  // (every row when none is shared); the attention's ẑ goes into HO's rows likewise.
+  float* HZ = need(dHZd_, (size_t)R * nD);
   float* HOa = shared ? need(dHOu_, (size_t)R * nD) : HO;
-  if (shared)
-    for (int u = 0; u < R; u++) std::memcpy(HZa + (size_t)u * nD, h + (size_t)repRow_[u] * n, sizeof(float) * n);
+  for (int u = 0; u < R; u++) std::memcpy(HZ + (size_t)u * nD, h + (size_t)(shared ? repRow_[u] : u) * n, sizeof(float) * n);
   AttentionStep st{};
   st.B = R; st.L = L; st.A = A; st.D = D; st.hiddenN = n;
   st.img = shared ? repImage_.data() : rowImage; st.P = dc.P.data();
   st.feats = dc.featsHalf ? nullptr : dc.feats.data();
   st.featsHalf = dc.featsHalf ? reinterpret_cast<const uint16_t*>(dc.feats.data()) : nullptr;
   st.W_h = W + off.W_h; st.W_hPacked = &dc.W_h; st.b_a = W + off.b_a; st.q = q;
-  st.hprev = HZa; st.ldh = nD;
+  st.hprev = HZ; st.ldh = nD;
   st.w_att = W + off.w_att; st.b_att = W[off.b_att]; st.w_beta = W + off.w_beta; st.b_beta = W[off.b_beta];
   st.S = nullptr;
   st.alpha = shared ? need(dAlphaU_, (size_t)R * L) : alpha; st.ldalpha = L;
   st.beta = shared ? need(dBetaU_, (size_t)R) : beta; st.ldbeta = 1;
-  st.ctx = cx; st.ldctx = D; st.z1 = HZa + n; st.ldz1 = nD; st.z2 = HOa + n; st.ldz2 = nD;
+  st.ctx = cx; st.ldctx = D; st.z1 = HZ + n; st.ldz1 = nD; st.z2 = HOa + n; st.ldz2 = nD;
   // Sampled locations go straight to the caller's array when it wants them.
   st.sample = sample; st.locIn = nullptr; st.locOut = locations ? locations : loc_.data(); st.ldloc = 1;
   st.locSeedHash = hash32(sampleSeed ^ LOCATION_STREAM_XOR); st.T = 1; st.t = 0;
@@ -505,13 +503,12 @@ void Decoder::decode_step(const float* W, const DecodeContext& dc, const int* ro
     lstm_forward(N, n, nD, HZ, nD, W + off.U, &dc.UWz, G, G4, W + off.b, c, n, c, n, TC, n, HO, nD, h, n);
   } else {
     float* Gu = need(dGu_, (size_t)R * G4);
-    gemm_packed(R, HZa, nD, dc.UWz, false, Gu, G4);
+    gemm_packed(R, HZ, nD, dc.UWz, false, Gu, G4);
     #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) {
       const int u = rowRep_[r];
       std::memcpy(alpha + (size_t)r * L, st.alpha + (size_t)u * L, sizeof(float) * L);
       beta[r] = st.beta[u];
-      std::memcpy(HZ + (size_t)r * nD + n, HZa + (size_t)u * nD + n, sizeof(float) * D);
       std::memcpy(HO + (size_t)r * nD + n, HOa + (size_t)u * nD + n, sizeof(float) * D);
       // The GEMM's sum plus E[y] W_x: the one addition gemm_packed's accumulate makes.
       float* g = G + (size_t)r * G4;

@@ -466,7 +466,7 @@ class Decoder {
   DecodeContext spare_;  // a recycled context's buffers
   Buf dLP_, dq_, dHZd_, dG2_, dHO2_, dU_, dUD_, dX2_, dctx_, dTC_;
   // Rows of one decoding step that share (image, h_{t-1}): their distinct rows (decode_step).
-  Buf dHZu_, dHOu_, dAlphaU_, dBetaU_, dGu_;
+  Buf dHOu_, dAlphaU_, dBetaU_, dGu_;
   std::vector<int> rowRep_, repRow_, repImage_;
 };
 

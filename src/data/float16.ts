@@ -67,3 +67,8 @@ export function decodeHalf(src: Uint16Array, dst: Float32Array, offset = 0): Flo
   for (let i = 0; i < src.length; i++) dst[offset + i] = HALF_TO_FLOAT[src[i]];
   return dst;
 }
+
+/** Float32 values as they are, or half bits (a Uint16Array) widened into a new Float32Array. */
+export function asFloat32(values: Float32Array | Uint16Array): Float32Array {
+  return values instanceof Uint16Array ? decodeHalf(values, new Float32Array(values.length)) : values;
+}

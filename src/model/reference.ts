@@ -20,7 +20,7 @@ import type {
   TrainBatch,
 } from "./engine.js";
 import { paramLayout, view, type ParamLayout, type ParamName } from "./layout.js";
-import { decodeHalf } from "../data/float16.js";
+import { asFloat32 } from "../data/float16.js";
 import { LOCATION_STREAM_XOR, uniform } from "../util/rng.js";
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
@@ -581,7 +581,7 @@ export class ReferenceEngine implements DecoderEngine {
     if (given.length !== numImages * L * D) {
       throw new Error(`prepareDecode: features has ${given.length} values, expected numImages*L*D = ${numImages * L * D}`);
     }
-    const features = given instanceof Uint16Array ? decodeHalf(given, new Float32Array(given.length)) : given;
+    const features = asFloat32(given);
     this.decodeFeatures = features;
     this.decodeP = [];
     for (let im = 0; im < numImages; im++) this.decodeP.push(attentionProjectForward(this.w, this.config, features, im * L * D, this.F));

@@ -22,7 +22,7 @@ import type {
   TrainBatch,
 } from "../model/engine.js";
 import { paramLayout } from "../model/layout.js";
-import { decodeHalf } from "../data/float16.js";
+import { asFloat32 } from "../data/float16.js";
 
 /** The options of the addon's training step: StepArgs of native/sat.h, and the output buffers. */
 type AddonStep = TrainBatch & Pick<StepOptions, "dropout" | "seed" | "alphaC" | "reinforceWeight" | "entropyWeight" | "baseline" | "computeGrad" | "locations"> & {
@@ -207,7 +207,7 @@ export class NativeEngine implements DecoderEngine {
     const handle = this.e.prepareDecode(
       half && this.addon.halfFeatures
         ? { params: this.params, featuresHalf: features, numImages }
-        : { params: this.params, features: half ? decodeHalf(features, new Float32Array(features.length)) : features, numImages },
+        : { params: this.params, features: asFloat32(features), numImages },
     );
     const ctx: DecodeContext = { numImages };
     this.contexts.set(ctx, handle);
