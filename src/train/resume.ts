@@ -20,6 +20,17 @@ export function checkpointDir(out: string): string {
   return join(out, "checkpoint");
 }
 
+/**
+ * A new run must not start over an earlier one: its fresh checkpoint, log and best/ would
+ * replace the earlier run's, which --resume could still have continued.
+ */
+export function checkFreshOut(out: string): void {
+  const ckpt = [checkpointDir(out), `${checkpointDir(out)}.old`].find((p) => existsSync(p));
+  if (ckpt) throw new UserError(`${out}: already holds a training run (${ckpt}); continue it with --resume, or give another --out`);
+  const best = join(out, "best");
+  if (existsSync(best)) throw new UserError(`${out}: already holds a trained model (${best}); give another --out, or move it away first`);
+}
+
 export function resumeRun(o: Pick<TrainRunOptions, "out" | "objective" | "valMetric" | "ema" | "vocabSize">, data: RunData, warn: (message: string) => void): Resumed {
   const dir = checkpointDir(o.out);
   if (!existsSync(dir) && !existsSync(`${dir}.old`)) throw new UserError(`${dir}: nothing to resume (no checkpoint)`);

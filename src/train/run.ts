@@ -11,7 +11,7 @@ import { createEngine } from "../engine/select.js";
 import { Meteor } from "../metrics/meteor.js";
 import { restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { plannedSteps, scheduledLr, type TrainRunOptions, type TrainRunResult } from "./options.js";
-import { checkpointDir, resumeRun } from "./resume.js";
+import { checkFreshOut, checkpointDir, resumeRun } from "./resume.js";
 import { RunLog } from "./run-log.js";
 import { SelfCriticalTrainer } from "./self-critical.js";
 import { captionCorpus, checkRunOptions, freshStart, loadRunData, startNotes } from "./setup.js";
@@ -21,6 +21,7 @@ import { WeightAverage } from "./weight-average.js";
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   checkRunOptions(o);
+  if (!o.resume) checkFreshOut(o.out);
   const warn = o.onWarning ?? ((message: string) => console.error(`warning: ${message}`));
   const data = loadRunData(o);
   let stop: TrainRunResult["stoppedBy"] | null = null;

@@ -61,6 +61,14 @@ test("sat train: validation, best model, log, checkpoint and exact resume", asyn
   const first = sat([...common, "--max-steps", "20"]);
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /stopped after 20 steps \(max-steps\); best validation BLEU-4 \d+\.\d\d/);
+  // Started again without --resume, into the same --out: refused, the run left as it was.
+  const ckptFile = join(run, "checkpoint", "checkpoint.json");
+  const before = readFileSync(ckptFile);
+  const again = sat([...common, "--max-steps", "20"]);
+  assert.notEqual(again.status, 0);
+  assert.match(again.stderr.trim(), /^sat: .*run: already holds a training run \(.*checkpoint\); continue it with --resume/);
+  assert.equal(again.stderr.trim().split("\n").length, 1, again.stderr);
+  assert.deepEqual(readFileSync(ckptFile), before, "the checkpoint is untouched");
   const best = loadModel(join(run, "best"));
   assert.equal(best.meta.config.numLocations, 64);
   assert.equal(best.meta.config.featureDim, 5);
