@@ -152,20 +152,25 @@ static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 // AVX2 has 16 vector registers: a panel is computed in two halves of 16 columns, 6 rows at a
-// time (12 accumulators, 2 weight vectors, 1 broadcast). Each output is the same sequential
-// fma chain over k as in the AVX-512 kernel, so both give the same bits.
+// time (12 accumulators, 2 weight vectors, 1 broadcast). k is walked in blocks of KC, so that
+// a half panel's block (KC cache lines) stays in L1 while every row group of A passes over it;
+// the running sums wait in a per-thread buffer between blocks, and a float32 stored and loaded
+// back is the same float32, so each output is still the one sequential fma chain over k of the
+// AVX-512 kernel: both give the same bits.
+constexpr int KC = 256;
+
 template <int ROWS>
-static inline void micro_kernel(int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols,
-                                const char* pf, const char* pfEnd) {
+static inline void micro_kernel(int kc, const float* A, size_t lda, const float* Wp, float* S, bool first, const char* pf,
+                                const char* pfEnd) {
   __m256 c0[ROWS], c1[ROWS];
   // Every loop over the rows unrolled, so that the accumulators stay in registers (a loop
   // left rolled makes GCC keep the arrays on the stack and store them at every k).
   #pragma GCC unroll 8
   for (int r = 0; r < ROWS; r++) {
-    c0[r] = _mm256_setzero_ps();
-    c1[r] = _mm256_setzero_ps();
+    c0[r] = first ? _mm256_setzero_ps() : _mm256_load_ps(S + r * PANEL);
+    c1[r] = first ? _mm256_setzero_ps() : _mm256_load_ps(S + r * PANEL + 8);
   }
-  for (int k = 0; k < K; k++) {
+  for (int k = 0; k < kc; k++) {
     if ((k & 7) == 0 && pf < pfEnd) {
       _mm_prefetch(pf, _MM_HINT_T1);
       pf += 64;
@@ -181,52 +186,54 @@ static inline void micro_kernel(int K, const float* A, size_t lda, const float* 
   }
   #pragma GCC unroll 8
   for (int r = 0; r < ROWS; r++) {
-    float* c = C + (size_t)r * ldc;
-    if (cols >= 16) {
-      if (accumulate) {
-        c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(c));
-        c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(c + 8));
-      }
-      _mm256_storeu_ps(c, c0[r]);
-      _mm256_storeu_ps(c + 8, c1[r]);
-    } else {
-      alignas(32) float t[16];
-      _mm256_store_ps(t, c0[r]);
-      _mm256_store_ps(t + 8, c1[r]);
-      for (int j = 0; j < cols; j++) c[j] = accumulate ? t[j] + c[j] : t[j];
-    }
+    _mm256_store_ps(S + r * PANEL, c0[r]);
+    _mm256_store_ps(S + r * PANEL + 8, c1[r]);
   }
 }
 
 static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp, float* C, size_t ldc, bool accumulate, int cols,
                        const float* next) {
   constexpr int R = 6;
-  // As in the AVX-512 kernel: each block prefetches its share of the next panel into L2.
+  // The running sums of this panel's M rows (each thread works on one panel at a time).
+  thread_local FloatBuffer sums;
+  if (sums.size() < (size_t)M * PANEL) sums = FloatBuffer((size_t)M * PANEL);
+  float* S = sums.data();
+  // As in the AVX-512 kernel: each call prefetches its share of the next panel into L2.
   const int halves = cols > 16 ? 2 : 1;
-  const int blocks = ((M + R - 1) / R) * halves;
+  const int calls = ((K + KC - 1) / KC) * halves * ((M + R - 1) / R);
   const size_t panelBytes = (size_t)K * PANEL * sizeof(float);
-  const size_t share = next ? (panelBytes / blocks + 63) / 64 * 64 : 0;
+  const size_t share = next ? (panelBytes / calls + 63) / 64 * 64 : 0;
   const char* nextBytes = reinterpret_cast<const char*>(next);
-  int block = 0;
-  for (int i = 0; i < M; i += R) {
-    const float* Ai = A + (size_t)i * lda;
-    for (int h = 0; h < halves; h++, block++) {
-      const size_t lo = std::min(panelBytes, share * block), hi = std::min(panelBytes, lo + share);
-      const char* pb = next ? nextBytes + lo : nullptr;
-      const char* pe = next ? nextBytes + hi : nullptr;
-      const float* Wh = Wp + h * 16;
-      float* Ci = C + (size_t)i * ldc + h * 16;
-      const int hc = std::min(16, cols - h * 16);
-      switch (std::min(R, M - i)) {
-        case 6: micro_kernel<6>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
-        case 5: micro_kernel<5>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
-        case 4: micro_kernel<4>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
-        case 3: micro_kernel<3>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
-        case 2: micro_kernel<2>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
-        case 1: micro_kernel<1>(K, Ai, lda, Wh, Ci, ldc, accumulate, hc, pb, pe); break;
-        default: break;
+  int call = 0;
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+    for (int h = 0; h < halves; h++) {
+      const float* Wh = Wp + (size_t)k0 * PANEL + h * 16;
+      for (int i = 0; i < M; i += R, call++) {
+        const size_t lo = std::min(panelBytes, share * call), hi = std::min(panelBytes, lo + share);
+        const char* pb = next ? nextBytes + lo : nullptr;
+        const char* pe = next ? nextBytes + hi : nullptr;
+        const float* Ai = A + (size_t)i * lda + k0;
+        float* Si = S + (size_t)i * PANEL + h * 16;
+        switch (std::min(R, M - i)) {
+          case 6: micro_kernel<6>(kc, Ai, lda, Wh, Si, k0 == 0, pb, pe); break;
+          case 5: micro_kernel<5>(kc, Ai, lda, Wh, Si, k0 == 0, pb, pe); break;
+          case 4: micro_kernel<4>(kc, Ai, lda, Wh, Si, k0 == 0, pb, pe); break;
+          case 3: micro_kernel<3>(kc, Ai, lda, Wh, Si, k0 == 0, pb, pe); break;
+          case 2: micro_kernel<2>(kc, Ai, lda, Wh, Si, k0 == 0, pb, pe); break;
+          case 1: micro_kernel<1>(kc, Ai, lda, Wh, Si, k0 == 0, pb, pe); break;
+          default: break;
+        }
       }
     }
+  }
+  for (int i = 0; i < M; i++) {
+    const float* s = S + (size_t)i * PANEL;
+    float* c = C + (size_t)i * ldc;
+    if (accumulate)
+      for (int j = 0; j < cols; j++) c[j] = s[j] + c[j];
+    else
+      for (int j = 0; j < cols; j++) c[j] = s[j];
   }
 }
 #else
