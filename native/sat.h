@@ -400,6 +400,7 @@ struct DecodeContext {
   mutable std::vector<int> slot;
   mutable FloatBuffer XW;
   mutable int cachedRows = 0;
+  mutable int steps = 0;  // decode_step calls so far: alternate steps visit the rows in reverse (zigzag)
   DecodeContext() = default;
   DecodeContext(const DecodeContext&) = delete;
   DecodeContext& operator=(const DecodeContext&) = delete;
