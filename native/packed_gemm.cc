@@ -9,6 +9,8 @@
 // the same loops run as plain C++ (vectorised by the compiler).
 #include <omp.h>
 
+#include <algorithm>
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
@@ -257,6 +259,11 @@ static void panel_rows(int M, int K, const float* A, size_t lda, const float* Wp
 void gemm_packed(int M, const float* A, int lda, const PackedMatrix& W, bool accumulate, float* C, int ldc) {
   if (M <= 0 || W.N <= 0) return;
   const int K = W.K, N = W.N;
+  if (K <= 0) {  // an empty sum: the kernels below assume at least one k
+    if (!accumulate)
+      for (int i = 0; i < M; i++) std::fill(C + (size_t)i * ldc, C + (size_t)i * ldc + N, 0.0f);
+    return;
+  }
   #pragma omp parallel for schedule(static)
   for (int p = 0; p < W.panels; p++) {
     const int j0 = p * PANEL;
