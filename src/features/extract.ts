@@ -5,7 +5,7 @@
  * (on sharp's threads) while the current one is encoded. tfjs-wasm uses one thread under
  * Node, so `workers: N` runs N encoder instances in worker threads, one shard each at a time.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Worker } from "node:worker_threads";
 import { DatasetError, FeatureStoreError, OptionError } from "../errors.js";
@@ -25,7 +25,7 @@ import {
   type ShardIndex,
   type StorePlan,
 } from "../data/feature-store.js";
-import { removeStaleTemps, writeFileAtomic } from "../util/fs.js";
+import { makeOutputDir, removeStaleTemps, writeFileAtomic } from "../util/fs.js";
 import { checkImagesPresent } from "../data/datasets.js";
 import { encodeShard, type ExtractImage } from "./shard-writer.js";
 
@@ -210,7 +210,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractSumm
     shardSize,
     ids: opts.images.map((im) => im.id),
   };
-  mkdirSync(out, { recursive: true });
+  makeOutputDir(out, "--out");
   const planPath = join(out, "plan.json");
   if (existsSync(planPath)) {
     let old: StorePlan;

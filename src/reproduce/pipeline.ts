@@ -32,6 +32,7 @@ import {
 } from "./flickr8k-protocol.js";
 import { runSat, stopLeftoverChild, type ChildResult, type SatCommand } from "./child.js";
 import { openState, saveState, type RunState, type StageRecord } from "./state.js";
+import { makeOutputDir } from "../util/fs.js";
 
 /** What the pipeline tells its caller (the CLI prints these, or writes them as JSON lines). */
 export type ReproduceEvent =
@@ -235,7 +236,7 @@ const VALIDATION = /step (\d+): validation BLEU-4 ([\d.]+)|val BLEU-4 ([\d.]+)/;
  */
 export async function runReproduction(o: ReproduceOptions): Promise<{ state: RunState; layout: RunLayout; interrupted: boolean }> {
   const layout = runLayout(o.data, o.out);
-  mkdirSync(o.out, { recursive: true });
+  makeOutputDir(o.out, "--out");
   const state = openState(o.out, { protocol: o.protocol.name, protocolVersion: o.protocol.version, protocolHash: o.protocol.hash, data: o.data, seeds: o.seeds });
   saveState(o.out, state);
   await stopLeftoverChild(o.out);

@@ -5,10 +5,10 @@
  * --checkpoint-every steps, at the end, and on SIGINT/SIGTERM; every step and validation goes
  * to the run log (run-log.ts). A resumed run continues bit for bit.
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createEngine } from "../engine/select.js";
 import { Meteor } from "../metrics/meteor.js";
+import { makeOutputDir } from "../util/fs.js";
 import { restoreCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { plannedSteps, scheduledLr, type TrainRunOptions, type TrainRunResult } from "./options.js";
 import { checkFreshOut, checkpointDir, resumeRun } from "./resume.js";
@@ -21,6 +21,7 @@ import { WeightAverage } from "./weight-average.js";
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   checkRunOptions(o);
+  makeOutputDir(o.out, "--out");
   if (!o.resume) checkFreshOut(o.out);
   const warn = o.onWarning ?? ((message: string) => console.error(`warning: ${message}`));
   const data = loadRunData(o);
@@ -28,7 +29,6 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const onSignal = () => void (stop = "signal");
   let dispose = () => data.store.close();
   try {
-    mkdirSync(o.out, { recursive: true });
     const resumed = o.resume ? resumeRun(o, data, warn) : null;
     const { start, record } = resumed ?? freshStart(o, data);
     const log = new RunLog(o.out, warn);

@@ -215,24 +215,37 @@ export function splitLines(text: string): string[] {
   return text.split(/\r\n|\r|\n/);
 }
 
+/** A path's stats, or undefined where nothing can be found there (missing, or a file in its path). */
+function statIfAny(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates an output folder (and its parents), or refuses it in one line naming `flag`: a file
+ * in its place or in its path, or a folder that may not be created.
+ */
+export function makeOutputDir(dir: string, flag: string): void {
+  const st = statIfAny(dir);
+  if (st && !st.isDirectory()) throw new UserError(`${flag} ${dir}: is a file, not a folder`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOTDIR" || code === "EEXIST" ? "a file stands in its path" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "EROFS" ? "read-only file system" : code === "ENOSPC" ? "no space left on the device" : (e as Error).message;
+    throw new UserError(`${flag} ${dir}: cannot create the folder (${why})`);
+  }
+}
+
 /**
  * Refuses, before any work is done, an output path that cannot be written: a folder, or a
  * file in a folder that does not exist. (`flag` names the option that gave it.)
  */
 export function checkOutputPath(path: string, flag: string): void {
-  let st: Stats | undefined;
-  try {
-    st = statSync(path);
-  } catch {
-    st = undefined;
-  }
-  if (st?.isDirectory()) throw new UserError(`${flag} ${path}: is a folder; give a file name`);
+  if (statIfAny(path)?.isDirectory()) throw new UserError(`${flag} ${path}: is a folder; give a file name`);
   const dir = dirname(path);
-  let dirSt: Stats | undefined;
-  try {
-    dirSt = statSync(dir);
-  } catch {
-    dirSt = undefined;
-  }
-  if (!dirSt?.isDirectory()) throw new UserError(`${flag} ${path}: folder ${dir} does not exist`);
+  if (!statIfAny(dir)?.isDirectory()) throw new UserError(`${flag} ${path}: folder ${dir} does not exist`);
 }

@@ -2,7 +2,7 @@
  * `sat caption <model> <images or folders...>`: beam-search captions for photos, as text
  * (default) or JSON with scores and per-word attention, optionally with attention figures.
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { Captioner, ImageCaptions } from "../../decode/captioner.js";
@@ -13,6 +13,7 @@ import { ModelFileError } from "../../model/model-dir.js";
 import { UserError } from "../errors.js";
 import { parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt } from "../parse.js";
 import { ProgressLine } from "../progress.js";
+import { makeOutputDir, writeFileAtomic } from "../../util/fs.js";
 
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".avif", ".heic"]);
 
@@ -78,6 +79,9 @@ export function expandImageArgs(inputs: string[]): string[] {
 }
 
 async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptions): Promise<void> {
+  // The figures' folder is made (or refused) before any image is captioned.
+  const figuresDir = o.out ? resolve(o.out) : null;
+  if (figuresDir) makeOutputDir(figuresDir, "--out");
   // The captioner (encoder, image decoding) and the figures load only when this command runs,
   // so that every other command starts quickly.
   const { Captioner: CaptionerClass } = await import("../../decode/captioner.js");
@@ -107,10 +111,9 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
   } else {
     for (const r of results) printText(r);
   }
-  if (o.out) {
+  if (figuresDir) {
     const { renderAttentionFigure, renderSingleMap } = await import("../../viz/index.js");
-    const dir = resolve(o.out);
-    mkdirSync(dir, { recursive: true });
+    const dir = figuresDir;
     const grid = captioner.grid;
     const size = (await captioner.getEncoder()).inputSize;
     for (const r of results) {
@@ -129,12 +132,12 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
       });
       const stem = `attention-${basename(r.image, extname(r.image))}`;
       const path = join(dir, `${stem}.png`);
-      writeFileSync(path, png);
+      writeFileAtomic(path, png);
       if (!o.json) process.stderr.write(`figure: ${path}\n`);
       if (o.maps) {
         for (const [k, a] of best.attention.entries()) {
           const single = await renderSingleMap({ image: pixels.get(r.image)!, alpha: Float32Array.from(a.alpha), word: a.word, beta: a.beta, location: a.location, grid: grid[0], size, sigma: attentionSigma(size) });
-          writeFileSync(join(dir, `${stem}-${k}-${a.word.replace(/[^\w-]/g, "_")}.png`), single.png);
+          writeFileAtomic(join(dir, `${stem}-${k}-${a.word.replace(/[^\w-]/g, "_")}.png`), single.png);
         }
       }
     }

@@ -4,7 +4,7 @@
  * writes a model directory (whose encoder parses rendered scenes: src/encoder/shapes.ts), a
  * few held-out scenes as PNGs to caption with it, and per-word attention figures.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { renderScene, renderScenePng } from "../../data/synthetic/index.js";
@@ -14,7 +14,7 @@ import { DEFAULT_SYNTHETIC_TASK, runSyntheticTask, saveSyntheticTaskModel } from
 import { UserError } from "../errors.js";
 import { ProgressLine } from "../progress.js";
 import { parseChoice, parseNonNegativeInt, parsePositiveInt } from "../parse.js";
-import { writeFileAtomic } from "../../util/fs.js";
+import { makeOutputDir, writeFileAtomic } from "../../util/fs.js";
 
 interface DemoOptions {
   out: string;
@@ -48,7 +48,7 @@ export function registerDemoCommand(program: Command): void {
 
 async function runDemo(o: DemoOptions): Promise<void> {
   const out = resolve(o.out);
-  mkdirSync(out, { recursive: true });
+  makeOutputDir(out, "--out");
   const steps = o.steps ?? (o.attention === "hard" ? 2 * DEFAULT_SYNTHETIC_TASK.steps : DEFAULT_SYNTHETIC_TASK.steps);
   let engineKind = "";
   const progress = new ProgressLine({ total: steps, label: "train", force: o.progress });
@@ -95,7 +95,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
   const scenesDir = join(out, "scenes");
   const written = res.splits.test.slice(0, o.scenes);
   if (written.length > 0) mkdirSync(scenesDir, { recursive: true });
-  for (const s of written) writeFileSync(join(scenesDir, `${s.id}.png`), await renderScenePng(s));
+  for (const s of written) writeFileAtomic(join(scenesDir, `${s.id}.png`), await renderScenePng(s));
   const figures: string[] = [];
   for (let i = 0; i < Math.min(o.figures, res.decoded.length); i++) {
     const d = res.decoded[i];
@@ -109,7 +109,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
       grid: res.features.grid,
     });
     const path = join(out, `attention-${res.splits.test[i].id}.png`);
-    writeFileSync(path, png);
+    writeFileAtomic(path, png);
     figures.push(path);
   }
   const scenes = written.map((s, i) => ({ image: `scenes/${s.id}.png`, caption: res.captions[i], references: s.captions.map((c) => c.text) }));
