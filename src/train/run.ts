@@ -21,8 +21,12 @@ import { WeightAverage } from "./weight-average.js";
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   checkRunOptions(o);
-  makeOutputDir(o.out, "--out");
-  if (!o.resume) checkFreshOut(o.out);
+  // A resumed run's folder exists (resumeRun refuses one without a checkpoint); a new run's
+  // is made here, before the data loads, so that a bad --out costs nothing.
+  if (!o.resume) {
+    makeOutputDir(o.out, "--out");
+    checkFreshOut(o.out);
+  }
   const warn = o.onWarning ?? ((message: string) => console.error(`warning: ${message}`));
   const data = loadRunData(o);
   let stop: TrainRunResult["stoppedBy"] | null = null;
