@@ -32,7 +32,7 @@ import {
 } from "./flickr8k-protocol.js";
 import { runSat, stopLeftoverChild, type ChildResult, type SatCommand } from "./child.js";
 import { openState, saveState, type RunState, type StageRecord } from "./state.js";
-import { makeOutputDir } from "../util/fs.js";
+import { makeOutputDir, readableDir } from "../util/fs.js";
 
 /** What the pipeline tells its caller (the CLI prints these, or writes them as JSON lines). */
 export type ReproduceEvent =
@@ -146,7 +146,7 @@ export function planStages(protocol: ResolvedProtocol, layout: RunLayout, seeds:
       id: `train-${modelName(variant, seed)}`,
       kind: variant,
       run: async (ctx) => {
-        const canResume = existsSync(join(dir, "checkpoint")) || existsSync(join(dir, "checkpoint.old"));
+        const canResume = existsSync(readableDir(join(dir, "checkpoint")));
         // Killed before its first checkpoint: nothing to continue, start the run afresh.
         if (!canResume) rmSync(dir, { recursive: true, force: true });
         ctx.resumed = canResume;

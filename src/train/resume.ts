@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
+import { readableDir } from "../util/fs.js";
 import { loadCheckpoint, type Checkpoint, type RunRecord } from "./checkpoint.js";
 import { checkRunIdentity, runIdentity } from "./identity.js";
 import type { TrainRunOptions } from "./options.js";
@@ -25,15 +26,15 @@ export function checkpointDir(out: string): string {
  * replace the earlier run's, which --resume could still have continued.
  */
 export function checkFreshOut(out: string): void {
-  const ckpt = [checkpointDir(out), `${checkpointDir(out)}.old`].find((p) => existsSync(p));
-  if (ckpt) throw new UserError(`${out}: already holds a training run (${ckpt}); continue it with --resume, or give another --out`);
-  const best = join(out, "best");
+  const ckpt = readableDir(checkpointDir(out));
+  if (existsSync(ckpt)) throw new UserError(`${out}: already holds a training run (${ckpt}); continue it with --resume, or give another --out`);
+  const best = readableDir(join(out, "best"));
   if (existsSync(best)) throw new UserError(`${out}: already holds a trained model (${best}); give another --out, or move it away first`);
 }
 
 export function resumeRun(o: Pick<TrainRunOptions, "out" | "objective" | "valMetric" | "ema" | "vocabSize">, data: RunData, warn: (message: string) => void): Resumed {
   const dir = checkpointDir(o.out);
-  if (!existsSync(dir) && !existsSync(`${dir}.old`)) throw new UserError(`${dir}: nothing to resume (no checkpoint)`);
+  if (!existsSync(readableDir(dir))) throw new UserError(`${dir}: nothing to resume (no checkpoint)`);
   const ckpt = loadCheckpoint(dir);
   const file = join(ckpt.dir, "checkpoint.json");
   if (!ckpt.run) throw new UserError(`${file}: not the checkpoint of a sat train run (no run record)`);

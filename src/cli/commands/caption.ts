@@ -113,7 +113,6 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
   }
   if (figuresDir) {
     const { renderAttentionFigure, renderSingleMap } = await import("../../viz/index.js");
-    const dir = figuresDir;
     const grid = captioner.grid;
     const size = (await captioner.getEncoder()).inputSize;
     for (const r of results) {
@@ -131,13 +130,13 @@ async function runCaption(modelDir: string, inputs: string[], o: CaptionCliOptio
         sigma: attentionSigma(size),
       });
       const stem = `attention-${basename(r.image, extname(r.image))}`;
-      const path = join(dir, `${stem}.png`);
+      const path = join(figuresDir, `${stem}.png`);
       writeFileAtomic(path, png);
       if (!o.json) process.stderr.write(`figure: ${path}\n`);
       if (o.maps) {
         for (const [k, a] of best.attention.entries()) {
           const single = await renderSingleMap({ image: pixels.get(r.image)!, alpha: Float32Array.from(a.alpha), word: a.word, beta: a.beta, location: a.location, grid: grid[0], size, sigma: attentionSigma(size) });
-          writeFileAtomic(join(dir, `${stem}-${k}-${a.word.replace(/[^\w-]/g, "_")}.png`), single.png);
+          writeFileAtomic(join(figuresDir, `${stem}-${k}-${a.word.replace(/[^\w-]/g, "_")}.png`), single.png);
         }
       }
     }
